@@ -1,0 +1,413 @@
+"""GradientDescentRegressor: validate, call the loop, set attributes."""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin, clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.extmath import safe_sparse_dot
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from gdreg import _loop
+from gdreg._objective import GRAM_MAX_FEATURES, GramLeastSquares, LeastSquares
+from gdreg.optimizers import SAMPLINGS, GradientDescent, as_optimizer
+
+__all__ = ["GradientDescentRegressor"]
+
+#: The full-batch optimizer runs on X^T X when there are this many samples per feature.
+GRAM_MIN_SAMPLES_PER_FEATURE = 10
+#: ... and the data hold at least this many entries (below it one pass costs nothing).
+GRAM_MIN_SIZE = 200_000
+
+
+class GradientDescentRegressor(RegressorMixin, BaseEstimator):
+    r"""Linear regression fitted by gradient descent.
+
+    Minimises the weighted mean squared error plus an L2 penalty,
+
+    .. math::
+
+        J(w, b) = \frac{1}{2S} \sum_{i=1}^n s_i (y_i - x_i^\top w - b)^2
+                  + \frac{\alpha}{2} \lVert w \rVert_2^2,
+        \qquad S = \sum_i s_i,
+
+    with full-batch, stochastic or mini-batch gradient descent, or any
+    optimizer from :mod:`gdreg.optimizers`. ``alpha`` means what it means in
+    :class:`~sklearn.linear_model.SGDRegressor`: the solution equals
+    ``Ridge(alpha=alpha * S)`` (``S = n_samples`` without weights). The
+    intercept is not penalised. With 2-D ``y`` the objective is the sum of the
+    per-target objectives.
+
+    The intercept is handled by centring, as in
+    :class:`~sklearn.linear_model.LinearRegression`: the loop runs on
+    :math:`x_i - \bar x` and :math:`y_i - \bar y` (weighted means, applied
+    inside each product, never on a copy of ``X``) and reports
+    :math:`b = \bar y - \bar x^\top w`. This keeps unscaled problems such as
+    a line far from the origin well conditioned.
+
+    Parameters
+    ----------
+    optimizer : {"batch", "stochastic", "minibatch"} or Optimizer, default="batch"
+        ``"batch"`` takes one full-gradient step per epoch, ``"stochastic"``
+        one step per sample, ``"minibatch"`` one step per ``batch_size``
+        samples (``ceil(n / batch_size)`` steps per epoch, the last batch may
+        be smaller). An object from :mod:`gdreg.optimizers` (or any object
+        following the protocol of :class:`gdreg.optimizers.Optimizer`) brings
+        its own update rule and sampling mode; it is cloned, never modified.
+    learning_rate : {"auto", "constant", "invsqrt"} or callable, default="auto"
+        Step-size schedule, a function of the update count ``t = 1, 2, ...``.
+
+        - ``"auto"``: derived from the data. Full batch: the constant
+          :math:`1/L`, with :math:`L` the largest eigenvalue of the Hessian
+          of :math:`J`. Stochastic and mini-batch:
+          ``InverseSqrt(1 / L(B), t0=T)``, a first step :math:`1/L(B)` from
+          the expected smoothness of a batch of ``B`` samples (the largest
+          per-sample curvature for ``B = 1``) decaying as
+          :math:`1/\sqrt{\text{epochs}}` (``T`` updates per epoch), so the
+          iterates converge to the optimum instead of hovering near it.
+        - ``"constant"``: ``eta0`` at every update.
+        - ``"invsqrt"``: ``eta0 / sqrt(t)``.
+        - a callable such as :class:`gdreg.schedules.InverseSqrt`.
+    eta0 : float, default=0.01
+        Initial step size for ``"constant"`` and ``"invsqrt"``; > 0.
+    batch_size : int, default=32
+        Samples per update of ``"minibatch"``; >= 1.
+    max_iter : int, default=1000
+        Largest number of epochs (passes over the data); >= 1.
+    tol : float or None, default=1e-6
+        Stop after the first epoch in which the Euclidean norm of the change
+        of all parameters (coefficients and intercepts, in the user's
+        parameters), multiplied by :math:`\eta_1 / \eta_{last}`, is below
+        ``tol``. :math:`\eta_1` is the schedule's first step and
+        :math:`\eta_{last}` the step of the epoch's last update, so a
+        constant step compares the plain change and a decaying step cannot
+        fake convergence by shrinking. ``None`` runs ``max_iter`` epochs.
+    alpha : float, default=0.0
+        L2 penalty on the coefficients; >= 0. Equals ``Ridge(alpha=alpha * S)``.
+    fit_intercept : bool, default=True
+        Whether to fit an (unpenalised) intercept.
+    shuffle : bool, default=True
+        Visit samples in a new random order every epoch (stochastic modes).
+    random_state : int, RandomState instance or None, default=None
+        Seed of the shuffling.
+    warm_start : bool, default=False
+        Start from the previous ``coef_`` (the intercept follows from the
+        centring); the schedule and optimizer state start afresh.
+    record_path : bool, default=False
+        Keep ``coef_path_`` and ``intercept_path_``.
+    verbose : int, default=0
+        When > 0, print one line per epoch: epoch, objective, stopping
+        quantity, step size, updates so far.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
+        Coefficients, shaped as in ``LinearRegression``.
+    intercept_ : float or ndarray of shape (n_targets,)
+        Intercept (``0.0`` when ``fit_intercept=False``).
+    n_iter_ : int
+        Epochs run.
+    t_ : int
+        Parameter updates made.
+    converged_ : bool
+        Whether the stopping rule was met within ``max_iter``.
+    loss_curve_ : ndarray of shape (n_iter_,)
+        For ``"batch"``, ``loss_curve_[i]`` is :math:`J` after epoch ``i+1``.
+        For the stochastic modes it is the mean over the epoch of the
+        objective on each batch just before its update (the running average
+        ``SGDRegressor`` reports), which costs no extra pass.
+    change_curve_ : ndarray of shape (n_iter_,)
+        The stopping quantity of each epoch.
+    coef_path_ : ndarray of shape (n_iter_ + 1, \*coef_.shape)
+        Coefficients at the start and after every epoch (``record_path``).
+    intercept_path_ : ndarray of shape (n_iter_ + 1, \*intercept_.shape)
+        Intercepts at the start and after every epoch (``record_path``).
+    optimizer_ : Optimizer
+        The optimizer used (a clone of ``optimizer`` or the one a string names).
+    learning_rate_ : callable
+        The resolved schedule (for ``"auto"``, with the step derived from the data).
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when ``X`` has string column names.
+
+    See Also
+    --------
+    gdreg.normal_equation : The closed-form solution of the same objective.
+    sklearn.linear_model.SGDRegressor : Stochastic gradient descent in scikit-learn.
+
+    Examples
+    --------
+    >>> from gdreg import GradientDescentRegressor
+    >>> X, y = [[2.0], [4.0], [5.0]], [45.0, 85.0, 105.0]
+    >>> reg = GradientDescentRegressor().fit(X, y)
+    >>> reg.coef_.round(6), round(reg.intercept_, 6)
+    (array([20.]), 5.0)
+    >>> reg.predict([[3.0]]).round(6)
+    array([65.])
+    """
+
+    _parameter_constraints: dict = {
+        "optimizer": [StrOptions(set(SAMPLINGS)), HasMethods(["init", "update"])],
+        "learning_rate": [StrOptions({"auto", "constant", "invsqrt"}), callable],
+        "eta0": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left"), None],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "fit_intercept": ["boolean"],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "warm_start": ["boolean"],
+        "record_path": ["boolean"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        *,
+        optimizer="batch",
+        learning_rate="auto",
+        eta0=0.01,
+        batch_size=32,
+        max_iter=1000,
+        tol=1e-6,
+        alpha=0.0,
+        fit_intercept=True,
+        shuffle=True,
+        random_state=None,
+        warm_start=False,
+        record_path=False,
+        verbose=0,
+    ):
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.eta0 = eta0
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.tol = tol
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.record_path = record_path
+        self.verbose = verbose
+
+    # -- fitting --------------------------------------------------------------------
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model by gradient descent.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; never copied (sparse input is used as CSR).
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights, not all zero.
+
+        Returns
+        -------
+        self : GradientDescentRegressor
+            The fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            On invalid input, or when the iterates diverge (the message gives
+            the largest stable step size). A failed fit leaves a previously
+            fitted estimator exactly as it was.
+        """
+        return self._transactional(self._fit, X, y, sample_weight)
+
+    def _transactional(self, method, *args):
+        # Any failure (bad input, divergence, KeyboardInterrupt) restores the
+        # previous fitted state: validate_data sets attributes early.
+        saved = dict(self.__dict__)
+        try:
+            return method(*args)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    def _fit(self, X, y, sample_weight):
+        self._validate_params()
+        X, Y, weights, one_d = self._validate_training_data(X, y, sample_weight, reset=True)
+        optimizer = self._resolve_optimizer()
+        x_offset, y_offset = self._offsets(X, Y, weights)
+        objective = self._objective(X, Y, weights, optimizer, x_offset, y_offset)
+        return self._fit_objective(objective, optimizer, one_d, X.dtype)
+
+    def _fit_objective(self, objective, optimizer, one_d, dtype):
+        """Resolve the schedule, run the loop from zero (or ``coef_``), set attributes.
+
+        Shared by the in-memory fit and the fits from sufficient statistics
+        (streamed chunks, Dask), which build ``objective`` themselves.
+        """
+        batch_size = optimizer.batch_size or self.batch_size
+        n, d, k = objective.n_samples, objective.n_features, objective.n_targets
+        n_updates = _loop.updates_per_epoch(n, optimizer.sampling, batch_size)
+        schedule = _loop.resolve_schedule(
+            self.learning_rate, self.eta0, objective, optimizer, batch_size, n_updates
+        )
+        params0 = np.zeros((d + 1, k), dtype=dtype)
+        if self.warm_start and hasattr(self, "coef_"):
+            params0[:-1] = self._previous_coef(d, k)
+        result = _loop.run(
+            objective,
+            optimizer,
+            schedule,
+            params0=params0,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            batch_size=batch_size,
+            shuffle=self.shuffle,
+            rng=check_random_state(self.random_state),
+            record_path=self.record_path,
+            verbose=self.verbose,
+        )
+        if self.tol is not None and not result.converged:
+            warnings.warn(
+                f"GradientDescentRegressor did not converge in max_iter={self.max_iter} epochs "
+                f"(last parameter change {result.change_curve[-1]:.3g} > tol={self.tol}). "
+                "Increase max_iter, loosen tol, or scale the features.",
+                ConvergenceWarning,
+                stacklevel=5,
+            )
+        self._set_fitted(objective, optimizer, schedule, result, one_d, dtype)
+        return self
+
+    def _validate_training_data(self, X, y, sample_weight, *, reset):
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            reset=reset,
+            accept_sparse="csr",
+            dtype=[np.float64, np.float32],
+            multi_output=True,
+            y_numeric=True,
+        )
+        y = np.asarray(y, dtype=X.dtype)
+        one_d = y.ndim == 1
+        Y = np.ascontiguousarray(y.reshape(-1, 1) if one_d else y)
+        if sample_weight is None:
+            weights = None
+        else:
+            weights = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+            if np.any(weights < 0):
+                raise ValueError("sample_weight must be non-negative; got negative values.")
+            if not np.any(weights > 0):
+                raise ValueError("sample_weight must not be all zero.")
+        return X, Y, weights, one_d
+
+    def _resolve_optimizer(self):
+        if isinstance(self.optimizer, str):
+            return GradientDescent(sampling=self.optimizer)
+        return as_optimizer(clone(self.optimizer, safe=False))
+
+    def _offsets(self, X, Y, weights):
+        d, k = X.shape[1], Y.shape[1]
+        if not self.fit_intercept:
+            return np.zeros(d, dtype=X.dtype), np.zeros(k, dtype=X.dtype)
+        c = np.full(X.shape[0], 1.0 / X.shape[0]) if weights is None else weights / weights.sum()
+        c = c.astype(X.dtype)
+        x_offset = np.asarray(safe_sparse_dot(X.T, c), dtype=X.dtype).ravel()
+        return x_offset, (c @ Y).astype(X.dtype)
+
+    def _objective(self, X, Y, weights, optimizer, x_offset, y_offset):
+        n, d = X.shape
+        use_gram = (
+            optimizer.sampling == "batch"
+            and d <= GRAM_MAX_FEATURES
+            and n >= GRAM_MIN_SAMPLES_PER_FEATURE * d
+            and n * d >= GRAM_MIN_SIZE
+        )
+        kind = GramLeastSquares if use_gram else LeastSquares
+        return kind(
+            X,
+            Y,
+            weights,
+            alpha=self.alpha,
+            x_offset=x_offset,
+            y_offset=y_offset,
+            learn_intercept=False,
+        )
+
+    def _previous_coef(self, n_features, n_targets):
+        coef = np.asarray(self.coef_)
+        coef = coef.reshape(1, -1) if coef.ndim == 1 else coef
+        if coef.shape != (n_targets, n_features):
+            raise ValueError(
+                f"warm_start needs coef_ of shape {(n_targets, n_features)}, "
+                f"the previous fit has {coef.shape}."
+            )
+        return coef.T
+
+    def _set_fitted(self, objective, optimizer, schedule, result, one_d, dtype):
+        coef, intercept = _loop.user_parameters(objective, result.params)
+        if not self.fit_intercept:
+            intercept = np.zeros_like(intercept)
+        self.coef_ = _coef_shape(coef, one_d).astype(dtype, copy=False)
+        self.intercept_ = _intercept_shape(intercept, one_d, dtype)
+        self.n_iter_ = int(result.n_iter)
+        self.t_ = int(result.n_updates)
+        self.converged_ = bool(result.converged)
+        self.loss_curve_ = result.loss_curve
+        self.change_curve_ = result.change_curve
+        self.optimizer_ = optimizer
+        self.learning_rate_ = schedule
+        if self.record_path:
+            self.coef_path_ = np.stack([_coef_shape(c, one_d) for c in result.coef_path])
+            self.intercept_path_ = np.stack(
+                [np.asarray(_intercept_shape(b, one_d, dtype)) for b in result.intercept_path]
+            )
+            if not self.fit_intercept:
+                self.intercept_path_ = np.zeros_like(self.intercept_path_)
+        else:
+            for name in ("coef_path_", "intercept_path_"):
+                self.__dict__.pop(name, None)
+
+    # -- prediction ----------------------------------------------------------------
+    def predict(self, X):
+        """Predict with the fitted linear model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_targets)
+            Predicted values.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, accept_sparse="csr", dtype=[np.float64, np.float32])
+        coef = self.coef_.astype(X.dtype, copy=False)
+        out = safe_sparse_dot(X, coef.T) + np.asarray(self.intercept_, dtype=X.dtype)
+        return np.asarray(out)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.target_tags.multi_output = True
+        return tags
+
+
+def _coef_shape(coef, one_d):
+    """``(d, k)`` internal coefficients to ``LinearRegression``'s shape."""
+    return coef[:, 0].copy() if one_d else np.ascontiguousarray(coef.T)
+
+
+def _intercept_shape(intercept, one_d, dtype):
+    if one_d:
+        return dtype.type(intercept[0]) if dtype == np.float32 else float(intercept[0])
+    return np.asarray(intercept, dtype=dtype)

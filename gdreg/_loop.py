@@ -1,0 +1,309 @@
+"""The one loop: sampling x update rule x schedule, stopping and history.
+
+:func:`run` is a plain function of an objective, an optimizer and a schedule;
+it is tested on its own, without the estimator.
+
+Stopping rule
+-------------
+After epoch ``k`` the loop compares with ``tol`` the quantity
+
+.. math:: \\Delta_k = \\lVert \\theta^{user}_k - \\theta^{user}_{k-1} \\rVert_2
+          \\cdot \\frac{\\eta_1}{\\eta_{last}}
+
+where :math:`\\theta^{user}` stacks the coefficients and intercepts *in the
+user's parameters* (not the centred ones), :math:`\\eta_1` is the schedule's
+step at update 1 and :math:`\\eta_{last}` the step of the epoch's last
+update. For a constant step this is exactly the Euclidean norm of the change
+over the epoch. For a decaying step the change is rescaled to what the same
+movement means at the initial step (the jaxopt convention of dividing by the
+step size), so a step that merely shrinks cannot fake convergence.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from gdreg.schedules import Constant, InverseSqrt, as_schedule, steps_for
+
+#: A run whose objective grows past this multiple of its reference value diverged.
+_DIVERGENCE_FACTOR = 1e10
+
+
+class LoopResult(NamedTuple):
+    """What :func:`run` hands back (``params`` in centred coordinates)."""
+
+    params: np.ndarray
+    state: Any
+    n_iter: int
+    n_updates: int
+    converged: bool
+    loss_curve: np.ndarray
+    change_curve: np.ndarray
+    coef_path: list | None
+    intercept_path: list | None
+
+
+def updates_per_epoch(n_samples: int, sampling: str, batch_size: int) -> int:
+    """1 for ``"batch"``, ``n`` for ``"stochastic"``, ``ceil(n / B)`` for ``"minibatch"``."""
+    if sampling == "batch":
+        return 1
+    return math.ceil(n_samples / effective_batch_size(n_samples, sampling, batch_size))
+
+
+def effective_batch_size(n_samples: int, sampling: str, batch_size: int) -> int:
+    if sampling == "batch":
+        return n_samples
+    if sampling == "stochastic":
+        return 1
+    return max(1, min(int(batch_size), n_samples))
+
+
+def expected_smoothness(lipschitz: float, lipschitz_max: float, n: int, batch: int) -> float:
+    """Smoothness constant of a mini-batch of ``batch`` out of ``n`` samples.
+
+    ``L(B) = n (B - 1) / (B (n - 1)) L + (n - B) / (B (n - 1)) L_max``
+    (Gower et al., 2019, "SGD: general analysis and improved rates"): it is
+    ``L_max`` for one sample and ``L`` for the full batch.
+    """
+    if n <= 1 or batch >= n:
+        return lipschitz
+    return (
+        n * (batch - 1) / (batch * (n - 1)) * lipschitz
+        + (n - batch) / (batch * (n - 1)) * lipschitz_max
+    )
+
+
+def resolve_schedule(learning_rate, eta0, objective, optimizer, batch_size, n_updates_epoch):
+    """The schedule a fit uses; ``"auto"`` is derived from the data.
+
+    * ``"batch"``: ``Constant(1 / L)``, ``L`` the largest eigenvalue of the
+      Hessian of J (the optimizer may scale it, see ``auto_step_size``).
+    * ``"stochastic"`` / ``"minibatch"``: ``InverseSqrt(1 / L(B), t0=T)``
+      with ``L(B)`` the expected smoothness of a batch (``L_max``, the
+      largest per-sample curvature, for one sample) and ``T`` the updates in
+      one epoch: a safe first step that decays as ``1/sqrt(epoch)``, so the
+      iterates converge to the optimum instead of hovering around it.
+    """
+    if not (isinstance(learning_rate, str) and learning_rate == "auto"):
+        return as_schedule(learning_rate, eta0)
+    sampling = optimizer.sampling
+    if sampling == "batch":
+        smooth = objective.lipschitz()
+    else:
+        batch = effective_batch_size(objective.n_samples, sampling, batch_size)
+        smooth = expected_smoothness(
+            objective.lipschitz() if batch > 1 else 0.0,
+            objective.lipschitz_max(),
+            objective.n_samples,
+            batch,
+        )
+    # A zero curvature means a zero gradient everywhere: any step is exact.
+    step = optimizer.auto_step_size(smooth) if smooth > 0 else 1.0
+    if sampling == "batch":
+        return Constant(step)
+    return InverseSqrt(step, t0=float(n_updates_epoch))
+
+
+def stable_step_message(objective, optimizer) -> str:
+    """The largest stable constant step for this data, for the divergence error."""
+    if optimizer.sampling == "batch":
+        smooth, what = objective.lipschitz(), "L, the largest eigenvalue of the loss Hessian"
+    else:
+        smooth, what = objective.lipschitz_max(), "L, the largest per-sample curvature"
+    if smooth <= 0:
+        return "the objective is flat, so any step is stable"
+    stable = optimizer.stable_step_size(smooth)
+    return (
+        f"the largest stable step size for this data is {stable:.4g} (from {what} = {smooth:.4g})"
+    )
+
+
+def user_parameters(objective, params):
+    """``(coef, intercept)`` of shape ``(d, k)`` and ``(k,)`` from centred ``params``."""
+    d = objective.n_features
+    return params[:d].copy(), objective.y_offset - objective.x_offset @ params[:d] + params[d]
+
+
+def run(
+    objective,
+    optimizer,
+    schedule,
+    *,
+    params0: np.ndarray,
+    max_iter: int,
+    tol: float | None,
+    batch_size: int = 32,
+    shuffle: bool = True,
+    rng: np.random.RandomState | None = None,
+    state=None,
+    t0: int = 0,
+    record_path: bool = False,
+    verbose: int = 0,
+    epoch_callback=None,
+) -> LoopResult:
+    """Run epochs until the stopping rule holds or ``max_iter`` epochs are done.
+
+    Parameters
+    ----------
+    objective : LeastSquares
+        The objective (see :mod:`gdreg._objective`).
+    optimizer : Optimizer
+        Update rule and sampling mode.
+    schedule : callable
+        Step size as a function of the update count (already resolved).
+    params0 : ndarray of shape (n_features + 1, n_targets)
+        Starting point in centred coordinates; not modified.
+    max_iter : int
+        Largest number of epochs.
+    tol : float or None
+        Tolerance of the stopping rule (module docstring); ``None`` runs
+        ``max_iter`` epochs.
+    batch_size : int
+        Samples per update for ``"minibatch"``.
+    shuffle : bool
+        Visit samples in a fresh random order every epoch.
+    rng : RandomState
+        Source of the shuffling.
+    state : object or None
+        Optimizer state to continue from; ``None`` calls ``optimizer.init``.
+    t0 : int
+        Updates already made (the schedule continues from ``t0 + 1``).
+    record_path : bool
+        Keep the user's parameters at the start and after every epoch.
+    verbose : int
+        Print one line per epoch when > 0.
+    epoch_callback : callable or None
+        ``epoch_callback(epoch, info) -> bool``; returning True stops the run.
+
+    Returns
+    -------
+    LoopResult
+
+    Raises
+    ------
+    ValueError
+        If the iterates diverge (non-finite, or the objective grows by a
+        factor of 1e10); the message gives the largest stable step.
+    """
+    sampling = optimizer.sampling
+    n = objective.n_samples
+    batch = effective_batch_size(n, sampling, batch_size)
+    n_updates = updates_per_epoch(n, sampling, batch_size)
+    params = np.array(params0, dtype=params0.dtype, order="C", copy=True)
+    if state is None:
+        state = optimizer.init(params)
+    eta_ref = float(steps_for(schedule, 1, 1)[0])
+
+    def report(p, s):
+        return user_parameters(objective, optimizer.output(p, s))
+
+    coef, intercept = report(params, state)
+    coef_path = [coef] if record_path else None
+    intercept_path = [intercept] if record_path else None
+    losses, changes = [], []
+    converged = False
+    t = t0
+
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        if sampling == "batch":
+            value, grad = objective.value_and_gradient(params)
+        else:
+            value = objective.value(params) if n else 0.0
+            data = objective.stochastic_data()
+        reference = max(value, 0.5 * float(np.sum(objective_yty(objective))))
+        epoch = 0
+        for epoch in range(1, max_iter + 1):
+            steps = steps_for(schedule, t + 1, n_updates, dtype=params.dtype)
+            if sampling == "batch":
+                updates, state = optimizer.update(grad, state, params, steps[0])
+                params = params + updates
+                value, grad = objective.value_and_gradient(params)
+            else:
+                order = rng.permutation(n) if shuffle else np.arange(n)
+                order = order.astype(np.int64, copy=False)
+                done = optimizer.compiled_epoch(data, params, state, order, steps, batch)
+                if done is None:
+                    state, value = _numpy_epoch(
+                        objective, optimizer, params, state, order, steps, batch
+                    )
+                else:
+                    state, value = done
+            t += n_updates
+
+            new_coef, new_intercept = report(params, state)
+            raw_change = math.sqrt(
+                float(np.sum((new_coef - coef) ** 2))
+                + float(np.sum((new_intercept - intercept) ** 2))
+            )
+            eta_last = float(steps[-1])
+            change = raw_change * (eta_ref / eta_last) if eta_last > 0 else math.inf
+            if not (
+                np.isfinite(value)
+                and np.all(np.isfinite(new_coef))
+                and np.all(np.isfinite(new_intercept))
+                and value <= _DIVERGENCE_FACTOR * reference + np.finfo(float).tiny
+            ):
+                raise ValueError(
+                    f"The iterates diverged at epoch {epoch}: the learning rate is too large. "
+                    f"{stable_step_message(objective, optimizer)}; use learning_rate='auto' "
+                    "or a smaller eta0."
+                )
+            coef, intercept = new_coef, new_intercept
+            losses.append(value)
+            changes.append(change)
+            if record_path:
+                coef_path.append(coef)
+                intercept_path.append(intercept)
+            if verbose:
+                print(
+                    f"Epoch {epoch}, objective {value:.6g}, change {change:.3g}, "
+                    f"step {eta_last:.3g}, updates {t}",
+                    flush=True,
+                )
+            if epoch_callback is not None and epoch_callback(
+                epoch, {"params": params, "loss": value, "change": change, "t": t}
+            ):
+                break
+            if tol is not None and change < tol:
+                converged = True
+                break
+
+    return LoopResult(
+        params=optimizer.output(params, state),
+        state=state,
+        n_iter=epoch,
+        n_updates=t - t0,
+        converged=converged,
+        loss_curve=np.asarray(losses, dtype=np.float64),
+        change_curve=np.asarray(changes, dtype=np.float64),
+        coef_path=coef_path,
+        intercept_path=intercept_path,
+    )
+
+
+def objective_yty(objective):
+    """Weighted sum of squares of the centred targets (J at w = 0, times 2)."""
+    if getattr(objective, "yty", None) is not None:
+        return objective.yty
+    yc = objective.Y - objective.y_offset
+    return objective.c @ (yc * yc) if objective.n_samples else np.zeros(1)
+
+
+def _numpy_epoch(objective, optimizer, params, state, order, steps, batch):
+    """The readable path: one epoch of batches through ``optimizer.update``.
+
+    ``params`` is updated in place so that both paths share one calling
+    convention with the compiled kernels.
+    """
+    n = len(order)
+    total = 0.0
+    for bi, start in enumerate(range(0, n, batch)):
+        idx = order[start : start + batch]
+        value, grad = objective.batch_value_and_gradient(params, idx)
+        updates, state = optimizer.update(grad, state, params, steps[bi])
+        params += updates
+        total += value * len(idx)
+    return state, total / n

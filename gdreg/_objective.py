@@ -1,0 +1,320 @@
+r"""The objective, written once: weighted least squares plus an L2 penalty.
+
+.. math::
+
+    J(w, b) = \frac{1}{2S} \sum_i s_i \lVert y_i - x_i^\top w - b \rVert^2
+              + \frac{\alpha}{2} \lVert w \rVert^2, \qquad S = \sum_i s_i .
+
+The data are never copied. The parameters are held in one array ``theta`` of
+shape ``(n_features + 1, n_targets)``: rows ``0..d-1`` are the coefficients in
+*centred* coordinates and row ``d`` is the intercept ``b'`` of the centred
+problem
+
+.. math:: \tilde y_i = y_i - \bar y, \qquad \tilde x_i = x_i - \bar x ,
+          \qquad r_i = \tilde x_i^\top w + b' - \tilde y_i .
+
+Centring happens inside each product (``X @ w - x_offset @ w``) rather than on
+a copy of ``X``. When the offsets are the weighted means (``fit``), the
+optimal ``b'`` is exactly zero for every ``w``; the intercept row is then
+frozen (``learn_intercept=False``) and the user's intercept is recovered as
+``b = y_offset - x_offset @ w``. When the offsets are fixed from a first chunk
+of a stream, ``b'`` is a learned parameter (``learn_intercept=True``).
+
+Two implementations sit behind the same methods: :class:`LeastSquares` works
+on ``X`` at O(n d) per gradient, and :class:`GramLeastSquares` on the
+sufficient statistics ``X^T W X``, ``X^T W y`` at O(d^2) per gradient. Both
+produce the same iterates up to round-off.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+#: Largest number of features for which the d x d Gram matrix is formed.
+GRAM_MAX_FEATURES = 2048
+#: Rows per chunk when a pass over X needs a temporary (centred rows).
+_CHUNK_BYTES = 16 * 2**20
+
+
+def _row_chunks(X, max_fraction: float = 0.05):
+    """Row slices whose dense temporaries stay small next to ``X`` itself."""
+    n, d = X.shape
+    itemsize = X.dtype.itemsize
+    rows = max(1, min(_CHUNK_BYTES // max(1, d * itemsize), int(n * max_fraction)))
+    rows = max(rows, 256) if n * max_fraction >= 256 else max(rows, 1)
+    for start in range(0, n, rows):
+        yield slice(start, min(start + rows, n))
+
+
+class StochasticData(NamedTuple):
+    """The arrays the compiled per-sample kernels read (nothing is copied)."""
+
+    X: object  # ndarray (n, d) or scipy.sparse CSR
+    Y: np.ndarray  # (n, k)
+    scale: np.ndarray  # (n,) unbiased per-sample weights n * s_i / S
+    x_offset: np.ndarray  # (d,)
+    y_offset: np.ndarray  # (k,)
+    alpha: float
+    learn_intercept: bool
+
+
+class LeastSquares:
+    """Weighted, centred least squares with an L2 penalty on the coefficients.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features) or CSR matrix
+        Design matrix; used as is, never copied.
+    Y : ndarray of shape (n_samples, n_targets)
+        Targets.
+    sample_weight : ndarray of shape (n_samples,) or None
+        Non-negative weights, not all zero. ``None`` means all ones.
+    alpha : float
+        L2 penalty strength (the intercept is not penalised).
+    x_offset, y_offset : ndarray
+        Centring offsets of shape (n_features,) and (n_targets,).
+    learn_intercept : bool
+        Whether the intercept row of ``theta`` is a free parameter.
+    """
+
+    def __init__(self, X, Y, sample_weight, *, alpha, x_offset, y_offset, learn_intercept):
+        self.X = X
+        self.Y = Y
+        n = X.shape[0]
+        dtype = Y.dtype
+        if sample_weight is None:
+            self.weight_sum = float(n)
+            self.c = np.full(n, 1.0 / n, dtype=dtype)
+        else:
+            self.weight_sum = float(np.sum(sample_weight, dtype=np.float64))
+            self.c = (sample_weight / self.weight_sum).astype(dtype, copy=False)
+        self.alpha = float(alpha)
+        self.x_offset = np.asarray(x_offset, dtype=dtype)
+        self.y_offset = np.asarray(y_offset, dtype=dtype)
+        self.learn_intercept = bool(learn_intercept)
+        self.n_features = X.shape[1]
+        self.n_targets = Y.shape[1]
+        self.n_samples = n
+
+    # -- the readable O(n d) path -------------------------------------------------
+    def _residual(self, theta, rows=slice(None)):
+        d = self.n_features
+        w, b = theta[:d], theta[d]
+        X = self.X[rows]
+        shift = self.x_offset @ w - b - self.y_offset
+        return np.asarray(X @ w) - shift - self.Y[rows]
+
+    def _gradient_from(self, theta, weighted_residual, rows=slice(None)):
+        d = self.n_features
+        grad = np.empty_like(theta)
+        X = self.X[rows]
+        col_sum = weighted_residual.sum(axis=0)
+        grad[:d] = np.asarray(X.T @ weighted_residual) - np.outer(self.x_offset, col_sum)
+        grad[:d] += self.alpha * theta[:d]
+        grad[d] = col_sum if self.learn_intercept else 0.0
+        return grad
+
+    def penalty(self, theta) -> float:
+        w = theta[: self.n_features]
+        return 0.5 * self.alpha * float(np.vdot(w, w))
+
+    def value(self, theta) -> float:
+        """Objective value J at ``theta``."""
+        r = self._residual(theta)
+        return 0.5 * float(np.vdot(self.c, np.einsum("ij,ij->i", r, r))) + self.penalty(theta)
+
+    def value_and_gradient(self, theta):
+        """``(J(theta), grad J(theta))`` with one pass over ``X``."""
+        r = self._residual(theta)
+        cr = self.c[:, None] * r
+        value = 0.5 * float(np.vdot(cr, r)) + self.penalty(theta)
+        return value, self._gradient_from(theta, cr)
+
+    def batch_value_and_gradient(self, theta, idx):
+        """Unbiased estimate of ``(J, grad J)`` from the samples ``idx``.
+
+        Each sample counts with weight ``n * s_i / S`` and the batch is
+        averaged, so the expectation over a uniformly drawn batch is the full
+        objective and gradient.
+        """
+        r = self._residual(theta, idx)
+        scale = self.c[idx] * (self.n_samples / len(r))
+        sr = scale[:, None] * r
+        value = 0.5 * float(np.vdot(sr, r)) + self.penalty(theta)
+        return value, self._gradient_from(theta, sr, idx)
+
+    def intercept_(self, theta):
+        """The user's intercept for ``theta``."""
+        d = self.n_features
+        return self.y_offset - self.x_offset @ theta[:d] + theta[d]
+
+    def stochastic_data(self) -> StochasticData:
+        return StochasticData(
+            self.X,
+            self.Y,
+            self.c * self.n_samples,
+            self.x_offset,
+            self.y_offset,
+            self.alpha,
+            self.learn_intercept,
+        )
+
+    # -- curvature -----------------------------------------------------------------
+    def _hessian_operator(self):
+        d = self.n_features
+        size = d + 1 if self.learn_intercept else d
+        X, c, m, alpha = self.X, self.c, self.x_offset.astype(np.float64), self.alpha
+
+        def matvec(v):
+            v = np.asarray(v, dtype=np.float64).ravel()
+            w = v[:d]
+            u = np.asarray(X @ w).ravel() - m @ w
+            if self.learn_intercept:
+                u = u + v[d]
+            cu = c * u
+            out = np.empty(size)
+            out[:d] = np.asarray(X.T @ cu).ravel() - m * cu.sum() + alpha * w
+            if self.learn_intercept:
+                out[d] = cu.sum()
+            return out
+
+        return spla.LinearOperator((size, size), matvec=matvec, dtype=np.float64)
+
+    def lipschitz(self) -> float:
+        """Largest eigenvalue of the Hessian of J (the full-batch smoothness L)."""
+        op = self._hessian_operator()
+        size = op.shape[0]
+        if size == 0:
+            return 0.0
+        if size <= 64:
+            H = op.matmat(np.eye(size))
+            return float(max(scipy.linalg.eigvalsh(0.5 * (H + H.T))[-1], 0.0))
+        v0 = np.ones(size) / np.sqrt(size)
+        value = spla.eigsh(op, k=1, which="LA", v0=v0, tol=1e-4, return_eigenvectors=False)
+        return float(max(value[0], 0.0))
+
+    def lipschitz_max(self) -> float:
+        """Largest per-sample smoothness ``max_i n c_i (||x_i - xbar||^2 [+1]) + alpha``."""
+        norms = _centred_row_norms(self.X, self.x_offset)
+        if self.learn_intercept:
+            norms += 1.0
+        return float(np.max(self.n_samples * self.c * norms, initial=0.0)) + self.alpha
+
+
+def _centred_row_norms(X, offset) -> np.ndarray:
+    """``||x_i - offset||^2`` for every row, without a full centred copy."""
+    offset = np.asarray(offset, dtype=np.float64)
+    if sp.issparse(X):
+        sq = np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
+        cross = np.asarray(X @ offset, dtype=np.float64).ravel()
+        return np.maximum(sq - 2.0 * cross + offset @ offset, 0.0)
+    out = np.empty(X.shape[0])
+    for rows in _row_chunks(X):
+        block = X[rows] - offset
+        out[rows] = np.einsum("ij,ij->i", block, block)
+    return out
+
+
+class GramLeastSquares(LeastSquares):
+    """The same objective evaluated on sufficient statistics, O(d^2) per gradient.
+
+    ``G = Xc^T C Xc``, ``q = Xc^T C Yc`` and ``yy = diag(Yc^T C Yc)`` are
+    formed once (``C = diag(s_i / S)``), centring each chunk of rows on the
+    fly so that no copy of ``X`` is made. Only used with the intercept
+    eliminated (``learn_intercept=False``), where the intercept row of the
+    gradient is zero.
+    """
+
+    def __init__(self, X, Y, sample_weight, *, alpha, x_offset, y_offset, learn_intercept=False):
+        super().__init__(
+            X,
+            Y,
+            sample_weight,
+            alpha=alpha,
+            x_offset=x_offset,
+            y_offset=y_offset,
+            learn_intercept=False,
+        )
+        self.gram, self.xty, self.yty = sufficient_statistics(
+            X, Y, self.c, self.x_offset, self.y_offset
+        )
+
+    @classmethod
+    def from_statistics(cls, gram, xty, yty, *, weight_sum, n_samples, alpha, x_offset, y_offset):
+        """Build from precomputed centred statistics (used by streaming and Dask)."""
+        self = cls.__new__(cls)
+        self.X = None
+        self.Y = None
+        self.c = None
+        self.weight_sum = float(weight_sum)
+        self.alpha = float(alpha)
+        dtype = gram.dtype
+        self.x_offset = np.asarray(x_offset, dtype=dtype)
+        self.y_offset = np.asarray(y_offset, dtype=dtype)
+        self.learn_intercept = False
+        self.n_features = gram.shape[0]
+        self.n_targets = xty.shape[1]
+        self.n_samples = int(n_samples)
+        self.gram, self.xty, self.yty = gram, xty, yty
+        return self
+
+    def value_and_gradient(self, theta):
+        d = self.n_features
+        w = theta[:d]
+        gw = self.gram @ w
+        value = 0.5 * float(self.yty.sum() - 2.0 * np.vdot(w, self.xty) + np.vdot(w, gw))
+        value += self.penalty(theta)
+        grad = np.zeros_like(theta)
+        grad[:d] = gw - self.xty + self.alpha * w
+        return value, grad
+
+    def value(self, theta) -> float:
+        return self.value_and_gradient(theta)[0]
+
+    def lipschitz(self) -> float:
+        if self.n_features == 0:
+            return 0.0
+        top = scipy.linalg.eigvalsh(
+            self.gram.astype(np.float64),
+            subset_by_index=[self.n_features - 1, self.n_features - 1],
+        )
+        return float(max(top[0], 0.0)) + self.alpha
+
+
+def sufficient_statistics(X, Y, c, x_offset, y_offset):
+    """Centred, weighted ``(Xc^T C Xc, Xc^T C Yc, diag(Yc^T C Yc))`` without copying X.
+
+    Dense ``X`` is centred one chunk of rows at a time (each chunk at most
+    5 % of ``X``); sparse ``X`` is centred algebraically.
+    """
+    d = X.shape[1]
+    dtype = Y.dtype
+    yc = Y - y_offset
+    yty = np.einsum("ij,ij->j", c[:, None] * yc, yc)
+    if sp.issparse(X):
+        cx = X.multiply(c[:, None]).tocsr()
+        xtx = np.asarray((X.T @ cx).todense(), dtype=dtype)
+        mean = np.asarray(cx.sum(axis=0), dtype=dtype).ravel()  # = X^T c
+        sw = c.sum()
+        gram = (
+            xtx
+            - np.outer(mean, x_offset)
+            - np.outer(x_offset, mean)
+            + sw * np.outer(x_offset, x_offset)
+        )
+        xty = np.asarray(cx.T @ yc, dtype=dtype) - np.outer(x_offset, c @ yc)
+        return 0.5 * (gram + gram.T), xty, yty
+    gram = np.zeros((d, d), dtype=dtype)
+    xty = np.zeros((d, Y.shape[1]), dtype=dtype)
+    root_c = np.sqrt(c)
+    for rows in _row_chunks(X):
+        block = X[rows] - x_offset
+        block *= root_c[rows, None]
+        gram += block.T @ block
+        xty += block.T @ (root_c[rows, None] * yc[rows])
+    return gram, xty, yty
