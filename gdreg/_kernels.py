@@ -34,8 +34,8 @@ def _plain_epoch_dense(X, Y, scale, x_off, y_off, alpha, learn_b, theta, order, 
         size = stop - start
         for j in range(k):
             acc = 0.0
-            for l in range(d):
-                acc += x_off[l] * theta[l, j]
+            for f in range(d):
+                acc += x_off[f] * theta[f, j]
             shift[j] = acc - theta[d, j] - y_off[j]
         grad[:, :] = 0.0
         batch_loss = 0.0
@@ -44,28 +44,28 @@ def _plain_epoch_dense(X, Y, scale, x_off, y_off, alpha, learn_b, theta, order, 
             si = scale[i]
             for j in range(k):
                 acc = 0.0
-                for l in range(d):
-                    acc += X[i, l] * theta[l, j]
+                for f in range(d):
+                    acc += X[i, f] * theta[f, j]
                 r[j] = acc - shift[j] - Y[i, j]
                 batch_loss += 0.5 * si * r[j] * r[j]
             if si == 0.0:
                 continue
-            for l in range(d):
-                xc = si * (X[i, l] - x_off[l])
+            for f in range(d):
+                xc = si * (X[i, f] - x_off[f])
                 for j in range(k):
-                    grad[l, j] += xc * r[j]
+                    grad[f, j] += xc * r[j]
             for j in range(k):
                 grad[d, j] += si * r[j]
         penalty = 0.0
         if alpha != 0.0:
-            for l in range(d):
+            for f in range(d):
                 for j in range(k):
-                    penalty += theta[l, j] * theta[l, j]
+                    penalty += theta[f, j] * theta[f, j]
         total += batch_loss + 0.5 * alpha * penalty * size
         eta = steps[bi]
-        for l in range(d):
+        for f in range(d):
             for j in range(k):
-                theta[l, j] -= eta * (grad[l, j] / size + alpha * theta[l, j])
+                theta[f, j] -= eta * (grad[f, j] / size + alpha * theta[f, j])
         if learn_b:
             for j in range(k):
                 theta[d, j] -= eta * (grad[d, j] / size)
@@ -90,8 +90,8 @@ def _plain_epoch_csr(
         size = stop - start
         for j in range(k):
             acc = 0.0
-            for l in range(d):
-                acc += x_off[l] * theta[l, j]
+            for f in range(d):
+                acc += x_off[f] * theta[f, j]
             shift[j] = acc - theta[d, j] - y_off[j]
         grad[:, :] = 0.0
         batch_loss = 0.0
@@ -107,27 +107,27 @@ def _plain_epoch_csr(
             if si == 0.0:
                 continue
             # centred row = sparse row - x_off: the dense part first, then the nonzeros
-            for l in range(d):
-                xc = -si * x_off[l]
+            for f in range(d):
+                xc = -si * x_off[f]
                 for j in range(k):
-                    grad[l, j] += xc * r[j]
+                    grad[f, j] += xc * r[j]
             for q in range(indptr[i], indptr[i + 1]):
                 xq = si * data[q]
-                l = indices[q]
+                f = indices[q]
                 for j in range(k):
-                    grad[l, j] += xq * r[j]
+                    grad[f, j] += xq * r[j]
             for j in range(k):
                 grad[d, j] += si * r[j]
         penalty = 0.0
         if alpha != 0.0:
-            for l in range(d):
+            for f in range(d):
                 for j in range(k):
-                    penalty += theta[l, j] * theta[l, j]
+                    penalty += theta[f, j] * theta[f, j]
         total += batch_loss + 0.5 * alpha * penalty * size
         eta = steps[bi]
-        for l in range(d):
+        for f in range(d):
             for j in range(k):
-                theta[l, j] -= eta * (grad[l, j] / size + alpha * theta[l, j])
+                theta[f, j] -= eta * (grad[f, j] / size + alpha * theta[f, j])
         if learn_b:
             for j in range(k):
                 theta[d, j] -= eta * (grad[d, j] / size)
