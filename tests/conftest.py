@@ -4,10 +4,14 @@ Long property and benchmark runs are marked ``slow`` and skipped unless
 ``--run-slow`` is given; their quick versions run by default.
 """
 
-import matplotlib
 import pytest
 
-matplotlib.use("Agg")
+try:  # render any figure off-screen; matplotlib is an optional extra
+    import matplotlib
+
+    matplotlib.use("Agg")
+except ImportError:  # pragma: no cover
+    pass
 
 
 def pytest_addoption(parser):
