@@ -1,0 +1,913 @@
+"""Pictures of a fit, in scikit-learn's Display convention.
+
+Each display is built from data with a classmethod (``from_estimator``,
+``from_estimators`` or ``from_data``), draws itself with :meth:`plot`, and
+keeps the matplotlib objects it drew (``figure_``, ``ax_``, ...). Passing
+``ax=`` draws on an existing axes; nothing here calls ``plt.show()``.
+
+matplotlib is an optional dependency (``pip install "gdreg[plot]"``). The
+rest of gdreg never imports this module, so ``import gdreg`` works without
+matplotlib; using a display without it raises an :class:`ImportError` that
+names the extra to install.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.validation import check_array, check_is_fitted
+
+from gdreg._estimator import GradientDescentRegressor
+from gdreg._reference import normal_equation
+
+__all__ = ["ConvergenceDisplay", "CostSurfaceDisplay", "LearningRateDisplay"]
+
+#: Default learning rates of :class:`LearningRateDisplay`, as multiples of the
+#: step that ``learning_rate="auto"`` picks (``1/L`` for full-batch descent).
+AUTO_MULTIPLES = (0.05, 1.0, 1.85, 2.1)
+
+
+def _pyplot(caller: str):
+    """Import pyplot, or say which extra provides it."""
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise ImportError(
+            f"{caller} needs matplotlib, which is not installed. "
+            'Install the plotting extra with: pip install "gdreg[plot]"'
+        ) from exc
+    return plt
+
+
+def _new_axes(caller: str, ax, ncols: int = 1):
+    """``ax`` as given, or a new figure with ``ncols`` axes side by side."""
+    plt = _pyplot(caller)
+    if ax is not None:
+        return ax
+    width = 5.0 if ncols <= 2 else 4.0
+    _, axes = plt.subplots(
+        1, ncols, figsize=(width * ncols, 4.0), squeeze=False, layout="constrained"
+    )
+    return axes[0, 0] if ncols == 1 else list(axes[0])
+
+
+def _default_name(estimator) -> str:
+    optimizer = getattr(estimator, "optimizer", None)
+    if isinstance(optimizer, str):
+        return optimizer
+    if optimizer is not None:
+        return type(optimizer).__name__
+    return type(estimator).__name__
+
+
+def _check_has_curves(estimator) -> None:
+    check_is_fitted(estimator)
+    if not hasattr(estimator, "loss_curve_"):
+        raise TypeError(
+            f"{type(estimator).__name__} has no loss_curve_; "
+            "pass a fitted GradientDescentRegressor."
+        )
+
+
+def _use_log_scale(curves, log_scale) -> bool:
+    """``log_scale="auto"``: log when no value is negative and the positive ones span > 2 decades.
+
+    An exact zero (a fit that lands on the optimum) is simply not drawn on a log axis.
+    """
+    if log_scale != "auto":
+        return bool(log_scale)
+    values = np.concatenate([np.ravel(c) for c in curves]) if curves else np.zeros(0)
+    values = values[np.isfinite(values)]
+    positive = values[values > 0]
+    if positive.size < 2 or np.any(values < 0):
+        return False
+    return float(positive.max() / positive.min()) > 100.0
+
+
+class ConvergenceDisplay:
+    """The loss curve of one or several fits, optionally with the stopping quantity.
+
+    The left (or only) axes shows ``loss_curve_`` against the epoch. With
+    ``show_change=True`` a second axes shows ``change_curve_``, the quantity
+    the stopping rule compares with ``tol``, on a log scale, with ``tol`` as
+    a dashed line: the fit stops at the first epoch below it.
+
+    Build it with :meth:`from_estimator` or :meth:`from_estimators`.
+
+    Parameters
+    ----------
+    loss_curves : list of ndarray
+        One loss curve per fit.
+    names : list of str
+        Legend label of each curve.
+    change_curves : list of ndarray or None, default=None
+        The stopping quantity of each fit (``change_curve_``).
+    tols : list of float or None, default=None
+        The ``tol`` of each fit (``None`` entries draw no line).
+
+    Attributes
+    ----------
+    lines_ : list of matplotlib Line2D
+        The loss curves.
+    change_lines_ : list of matplotlib Line2D
+        The stopping-quantity curves (empty unless ``show_change``).
+    tol_lines_ : list of matplotlib Line2D
+        One dashed line per distinct ``tol`` (empty unless ``show_change``).
+    ax_ : matplotlib Axes
+        The axes of the loss curves.
+    change_ax_ : matplotlib Axes or None
+        The axes of the stopping quantity.
+    figure_ : matplotlib Figure
+        The figure holding the axes.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from gdreg import GradientDescentRegressor
+    >>> from gdreg.plotting import ConvergenceDisplay
+    >>> reg = GradientDescentRegressor().fit([[2.0], [4.0], [5.0]], [45.0, 85.0, 105.0])
+    >>> disp = ConvergenceDisplay.from_estimator(reg, show_change=True)
+    >>> disp.ax_.get_xlabel(), disp.change_ax_.get_yscale()
+    ('epoch', 'log')
+    """
+
+    def __init__(self, *, loss_curves, names, change_curves=None, tols=None):
+        self.loss_curves = [np.asarray(c, dtype=float) for c in loss_curves]
+        self.names = list(names)
+        self.change_curves = (
+            None if change_curves is None else [np.asarray(c, dtype=float) for c in change_curves]
+        )
+        self.tols = None if tols is None else list(tols)
+        if len(self.names) != len(self.loss_curves):
+            raise ValueError(
+                f"Got {len(self.loss_curves)} loss curves and {len(self.names)} names."
+            )
+
+    @classmethod
+    def from_estimator(
+        cls,
+        estimator,
+        *,
+        name: str | None = None,
+        show_change: bool = False,
+        log_scale="auto",
+        ax=None,
+        **kwargs,
+    ) -> ConvergenceDisplay:
+        """Plot the convergence of one fitted estimator.
+
+        Call it again with ``ax=disp.ax_`` (and ``show_change=False``) to add
+        another fit to the same axes, or use :meth:`from_estimators`.
+
+        Parameters
+        ----------
+        estimator : GradientDescentRegressor
+            A fitted estimator.
+        name : str or None, default=None
+            Legend label; by default the optimizer's name.
+        show_change : bool, default=False
+            Also draw the stopping quantity and ``tol`` on a second axes.
+        log_scale : bool or "auto", default="auto"
+            Log scale for the loss axis; ``"auto"`` uses it when the losses
+            are positive and span more than two decades.
+        ax : matplotlib Axes or pair of Axes, default=None
+            Where to draw: one axes, or two when ``show_change``. ``None``
+            makes a new figure.
+        **kwargs : dict
+            Passed to ``Axes.plot`` for the loss curve.
+
+        Returns
+        -------
+        ConvergenceDisplay
+        """
+        return cls.from_estimators(
+            {name or _default_name(estimator): estimator},
+            show_change=show_change,
+            log_scale=log_scale,
+            ax=ax,
+            **kwargs,
+        )
+
+    @classmethod
+    def from_estimators(
+        cls, estimators, *, show_change: bool = False, log_scale="auto", ax=None, **kwargs
+    ) -> ConvergenceDisplay:
+        """Plot several fitted estimators on the same axes, for comparison.
+
+        Parameters
+        ----------
+        estimators : dict of str to estimator, or list of estimators
+            Fitted estimators; dict keys are the legend labels.
+        show_change : bool, default=False
+            Also draw the stopping quantity and ``tol`` on a second axes.
+        log_scale : bool or "auto", default="auto"
+            Log scale for the loss axis (see :meth:`from_estimator`).
+        ax : matplotlib Axes or pair of Axes, default=None
+            Where to draw.
+        **kwargs : dict
+            Passed to ``Axes.plot`` for every loss curve.
+
+        Returns
+        -------
+        ConvergenceDisplay
+        """
+        if isinstance(estimators, Mapping):
+            names, fitted = list(estimators.keys()), list(estimators.values())
+        else:
+            fitted = list(estimators)
+            names = [_default_name(e) for e in fitted]
+        if not fitted:
+            raise ValueError("estimators is empty.")
+        for estimator in fitted:
+            _check_has_curves(estimator)
+        display = cls(
+            loss_curves=[e.loss_curve_ for e in fitted],
+            names=[str(n) for n in names],
+            change_curves=[e.change_curve_ for e in fitted],
+            tols=[e.tol for e in fitted],
+        )
+        return display.plot(ax=ax, show_change=show_change, log_scale=log_scale, **kwargs)
+
+    def plot(self, ax=None, *, show_change: bool = False, log_scale="auto", **kwargs):
+        """Draw the curves.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes or pair of Axes, default=None
+            One axes, or two when ``show_change``; ``None`` makes a new figure.
+        show_change : bool, default=False
+            Also draw the stopping quantity and ``tol`` on a second axes.
+        log_scale : bool or "auto", default="auto"
+            Log scale for the loss axis.
+        **kwargs : dict
+            Passed to ``Axes.plot`` for the loss curves.
+
+        Returns
+        -------
+        ConvergenceDisplay
+            ``self``, with the drawn objects stored.
+        """
+        caller = f"{type(self).__name__}.plot"
+        if show_change:
+            if self.change_curves is None:
+                raise ValueError("show_change=True needs change_curves.")
+            axes = _new_axes(caller, ax, ncols=2)
+            if len(axes) != 2:
+                raise ValueError("With show_change=True, ax must be a pair of axes.")
+            loss_ax, change_ax = axes
+        else:
+            loss_ax, change_ax = _new_axes(caller, ax), None
+
+        self.lines_ = []
+        for curve, name in zip(self.loss_curves, self.names, strict=True):
+            epochs = np.arange(1, len(curve) + 1)
+            (line,) = loss_ax.plot(epochs, curve, label=name, **kwargs)
+            self.lines_.append(line)
+        if _use_log_scale(self.loss_curves, log_scale):
+            loss_ax.set_yscale("log")
+        loss_ax.set_xlabel("epoch")
+        loss_ax.set_ylabel("objective J (loss_curve_)")
+        loss_ax.legend()
+
+        self.change_lines_, self.tol_lines_ = [], []
+        if change_ax is not None:
+            self._plot_change(change_ax)
+        self.ax_, self.change_ax_ = loss_ax, change_ax
+        self.figure_ = loss_ax.figure
+        return self
+
+    def _plot_change(self, ax) -> None:
+        for curve, line in zip(self.change_curves, self.lines_, strict=True):
+            epochs = np.arange(1, len(curve) + 1)
+            (drawn,) = ax.plot(epochs, curve, color=line.get_color(), label=line.get_label())
+            self.change_lines_.append(drawn)
+        for tol in sorted({t for t in (self.tols or []) if t is not None and t > 0}):
+            self.tol_lines_.append(
+                ax.axhline(tol, color="black", linestyle="--", linewidth=1, label=f"tol = {tol:g}")
+            )
+        if _use_log_scale(self.change_curves, "auto") or self.tol_lines_:
+            ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("parameter change (change_curve_)")
+        ax.legend()
+
+
+def _param_index(spec, estimator) -> int | str:
+    """A column index, or ``"intercept"``; accepts feature names."""
+    if isinstance(spec, str):
+        if spec == "intercept":
+            if not estimator.fit_intercept:
+                raise ValueError("The estimator has fit_intercept=False: no intercept to vary.")
+            return "intercept"
+        names = list(getattr(estimator, "feature_names_in_", []))
+        if spec not in names:
+            raise ValueError(f"Unknown parameter {spec!r}: use a feature index or 'intercept'.")
+        return names.index(spec)
+    index = int(spec)
+    if not 0 <= index < estimator.n_features_in_:
+        raise ValueError(
+            f"Feature index {index} is out of range for {estimator.n_features_in_} features."
+        )
+    return index
+
+
+def _param_label(index, estimator) -> str:
+    if index == "intercept":
+        return "intercept"
+    names = getattr(estimator, "feature_names_in_", None)
+    return f"coef[{names[index]}]" if names is not None else f"coef[{index}]"
+
+
+def _default_params(estimator) -> tuple:
+    if estimator.fit_intercept and estimator.n_features_in_ == 1:
+        return (0, "intercept")
+    if estimator.n_features_in_ >= 2:
+        return (0, 1)
+    return (0,)
+
+
+class CostSurfaceDisplay:
+    r"""The objective over one or two parameters, with the descent path on it.
+
+    Two parameters: contour lines of
+
+    .. math:: J(w, b) = \frac{1}{2S} \sum_i s_i (y_i - x_i^\top w - b)^2
+              + \frac{\alpha}{2} \lVert w \rVert^2
+
+    over the chosen pair, every other parameter held at the fitted value (a
+    slice through the fit); the recorded ``coef_path_`` / ``intercept_path_``
+    projected onto the pair; and the closed-form optimum
+    (:func:`gdreg.normal_equation`) as a star. One parameter: the same slice is
+    a parabola, with the iterates drawn as points on it.
+
+    Build it with :meth:`from_estimator`.
+
+    Parameters
+    ----------
+    grid : list of ndarray
+        The grid values of each chosen parameter (one or two arrays).
+    values : ndarray
+        ``J`` on the grid: shape ``(len(grid[0]),)`` for one parameter,
+        ``(len(grid[1]), len(grid[0]))`` for two.
+    param_names : list of str
+        Axis labels.
+    path : ndarray of shape (n_points, n_params) or None
+        The iterates, one row per epoch (and the start).
+    optimum : ndarray of shape (n_params,) or None
+        The closed-form optimum.
+
+    Attributes
+    ----------
+    contour_ : matplotlib ContourSet or None
+        The contour lines (two parameters).
+    surface_line_ : matplotlib Line2D or None
+        The parabola (one parameter).
+    path_line_ : matplotlib Line2D or None
+        The descent path.
+    optimum_marker_ : matplotlib Line2D or None
+        The closed-form optimum.
+    ax_ : matplotlib Axes
+    figure_ : matplotlib Figure
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from gdreg import GradientDescentRegressor
+    >>> from gdreg.plotting import CostSurfaceDisplay
+    >>> X, y = [[2.0], [4.0], [5.0]], [45.0, 85.0, 105.0]
+    >>> reg = GradientDescentRegressor(record_path=True).fit(X, y)
+    >>> disp = CostSurfaceDisplay.from_estimator(reg, X, y)
+    >>> disp.ax_.get_xlabel(), disp.ax_.get_ylabel()
+    ('coef[0]', 'intercept')
+    >>> disp.optimum.round(6)
+    array([20.,  5.])
+    """
+
+    def __init__(self, *, grid, values, param_names, path=None, optimum=None):
+        self.grid = [np.asarray(g, dtype=float) for g in grid]
+        self.values = np.asarray(values, dtype=float)
+        self.param_names = list(param_names)
+        self.path = None if path is None else np.asarray(path, dtype=float)
+        self.optimum = None if optimum is None else np.asarray(optimum, dtype=float)
+
+    @classmethod
+    def from_estimator(
+        cls,
+        estimator,
+        X,
+        y,
+        *,
+        params=None,
+        sample_weight=None,
+        target: int = 0,
+        grid_resolution: int = 100,
+        margin: float = 0.25,
+        levels: int = 15,
+        ax=None,
+    ) -> CostSurfaceDisplay:
+        """Plot the objective around a fitted estimator and the path that led there.
+
+        Parameters
+        ----------
+        estimator : GradientDescentRegressor
+            Fitted, ideally with ``record_path=True`` (otherwise no path is drawn).
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The training data of the fit.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            The training targets of the fit.
+        params : sequence of one or two of int, str or "intercept", default=None
+            Which parameters to vary: feature indices (or names) and/or
+            ``"intercept"``. By default the slope and the intercept of a
+            one-feature model, else the first two coefficients.
+        sample_weight : array-like of shape (n_samples,), default=None
+            The sample weights of the fit.
+        target : int, default=0
+            Which target, for a multi-output fit.
+        grid_resolution : int, default=100
+            Grid points along each parameter.
+        margin : float, default=0.25
+            Extra room around the path and optimum, as a fraction of their span.
+        levels : int, default=15
+            Number of contour lines.
+        ax : matplotlib Axes, default=None
+            Where to draw; ``None`` makes a new figure.
+
+        Returns
+        -------
+        CostSurfaceDisplay
+        """
+        display = cls._compute(
+            estimator,
+            X,
+            y,
+            params=params,
+            sample_weight=sample_weight,
+            target=target,
+            grid_resolution=grid_resolution,
+            margin=margin,
+        )
+        return display.plot(ax=ax, levels=levels)
+
+    @classmethod
+    def _compute(
+        cls, estimator, X, y, *, params, sample_weight, target, grid_resolution, margin
+    ) -> CostSurfaceDisplay:
+        _check_has_curves(estimator)
+        X = check_array(X, accept_sparse="csr", dtype=np.float64)
+        Y = np.asarray(y, dtype=np.float64)
+        Y = Y.reshape(-1, 1) if Y.ndim == 1 else Y
+        if X.shape[1] != estimator.n_features_in_ or X.shape[0] != Y.shape[0]:
+            raise ValueError("X and y must be the data the estimator was fitted on.")
+        if not 0 <= target < Y.shape[1]:
+            raise ValueError(f"target={target} is out of range for {Y.shape[1]} targets.")
+        chosen = [_param_index(p, estimator) for p in (params or _default_params(estimator))]
+        if len(chosen) not in (1, 2) or len(set(chosen)) != len(chosen):
+            raise ValueError("params must name one or two distinct parameters.")
+        weights = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight)
+
+        two_d_coef = np.ndim(estimator.coef_) == 2
+        pick = _picker(two_d_coef, target)
+        fitted = np.array([pick(estimator.coef_, estimator.intercept_, c) for c in chosen])
+        opt_coef, opt_intercept = normal_equation(
+            X,
+            Y if two_d_coef else Y[:, 0],
+            fit_intercept=estimator.fit_intercept,
+            alpha=estimator.alpha,
+            sample_weight=sample_weight,
+        )
+        optimum = np.array([pick(opt_coef, opt_intercept, c) for c in chosen])
+        path = None
+        if hasattr(estimator, "coef_path_"):
+            path = np.column_stack(
+                [pick(estimator.coef_path_, estimator.intercept_path_, c) for c in chosen]
+            )
+
+        points = [fitted, optimum] + ([] if path is None else list(path))
+        grid = _grid_around(np.array(points), margin, grid_resolution)
+        residual = Y[:, target] - np.asarray(estimator.predict(X)).reshape(len(Y), -1)[:, target]
+        columns = [_column(X, c) for c in chosen]
+        values = _objective_slice(residual, columns, weights, grid, fitted, chosen, estimator, pick)
+        return cls(
+            grid=grid,
+            values=values,
+            param_names=[_param_label(c, estimator) for c in chosen],
+            path=path,
+            optimum=optimum,
+        )
+
+    def plot(self, ax=None, *, levels: int = 15, path_kwargs=None):
+        """Draw the surface (or parabola), the path and the optimum.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Where to draw; ``None`` makes a new figure.
+        levels : int, default=15
+            Number of contour lines (two parameters).
+        path_kwargs : dict or None, default=None
+            Passed to ``Axes.plot`` for the path.
+
+        Returns
+        -------
+        CostSurfaceDisplay
+            ``self``, with the drawn objects stored.
+        """
+        ax = _new_axes(f"{type(self).__name__}.plot", ax)
+        style = {"color": "C3", "marker": "o", "markersize": 4, "label": "gradient descent path"}
+        style.update(path_kwargs or {})
+        self.contour_ = self.surface_line_ = self.path_line_ = self.optimum_marker_ = None
+        if len(self.grid) == 2:
+            self._plot_contours(ax, levels)
+            if self.path is not None:
+                (self.path_line_,) = ax.plot(self.path[:, 0], self.path[:, 1], **style)
+            if self.optimum is not None:
+                (self.optimum_marker_,) = ax.plot(
+                    *self.optimum, marker="*", markersize=16, color="black", linestyle="none",
+                    label="closed-form optimum",
+                )  # fmt: skip
+            ax.set_ylabel(self.param_names[1])
+        else:
+            (self.surface_line_,) = ax.plot(self.grid[0], self.values, color="C0", label="J")
+            if self.path is not None:
+                heights = np.interp(self.path[:, 0], self.grid[0], self.values)
+                # Dotted: the iterates jump, they do not slide along the chord.
+                (self.path_line_,) = ax.plot(
+                    self.path[:, 0], heights, **{"linestyle": ":", **style}
+                )
+            if self.optimum is not None:
+                floor = float(np.interp(self.optimum[0], self.grid[0], self.values))
+                (self.optimum_marker_,) = ax.plot(
+                    self.optimum[0], floor, marker="*", markersize=16, color="black",
+                    linestyle="none", label="closed-form optimum",
+                )  # fmt: skip
+            ax.set_ylabel("objective J")
+        ax.set_xlabel(self.param_names[0])
+        ax.legend(loc="best")
+        self.ax_, self.figure_ = ax, ax.figure
+        return self
+
+    def _plot_contours(self, ax, levels: int) -> None:
+        low, high = float(self.values.min()), float(self.values.max())
+        # Squared spacing puts the level sets of a quadratic at even distances.
+        fractions = np.linspace(0.0, 1.0, levels + 1)[1:] ** 2
+        contour_levels = np.unique(low + (high - low) * fractions)
+        if contour_levels.size < 2:
+            contour_levels = np.array([low, low + 1.0])
+        self.contour_ = ax.contour(
+            self.grid[0], self.grid[1], self.values, levels=contour_levels, cmap="viridis"
+        )
+
+
+def _picker(two_d_coef: bool, target: int):
+    """``pick(coef, intercept, index)`` for arrays with an optional leading path axis."""
+
+    def pick(coef, intercept, index):
+        coef, intercept = np.asarray(coef, dtype=float), np.asarray(intercept, dtype=float)
+        if index == "intercept":
+            return intercept[..., target] if two_d_coef else intercept
+        return coef[..., target, index] if two_d_coef else coef[..., index]
+
+    return pick
+
+
+def _grid_around(points: np.ndarray, margin: float, resolution: int) -> list:
+    low, high = points.min(axis=0), points.max(axis=0)
+    span = np.where(high > low, high - low, np.maximum(np.abs(high), 1.0))
+    return [
+        np.linspace(lo - margin * s, hi + margin * s, resolution)
+        for lo, hi, s in zip(low, high, span, strict=True)
+    ]
+
+
+def _column(X, index) -> np.ndarray:
+    if index == "intercept":
+        return np.ones(X.shape[0])
+    column = X[:, index]
+    return np.asarray(column.toarray()).ravel() if sp.issparse(column) else np.asarray(column)
+
+
+def _objective_slice(residual, columns, weights, grid, fitted, chosen, estimator, pick):
+    """J on the grid, the other parameters held at the fit.
+
+    Moving the chosen parameters by ``delta`` changes the residuals to
+    ``r - U @ delta``, so J is a quadratic in ``delta`` whose coefficients are
+    a few weighted sums: the grid costs nothing beyond them.
+    """
+    S = weights.sum()
+    U = np.column_stack(columns)
+    r_w = weights * residual
+    linear = U.T @ r_w  # sum s r u_j
+    quadratic = U.T @ (weights[:, None] * U)  # sum s u_j u_k
+    constant = residual @ r_w
+    alpha = float(estimator.alpha)
+    coef_sq = float(np.sum(np.square(pick(estimator.coef_, estimator.intercept_, slice(None)))))
+    mesh = np.meshgrid(*grid) if len(grid) == 2 else [grid[0]]
+    deltas = [m - f for m, f in zip(mesh, fitted, strict=True)]
+    values = constant - 2 * sum(linear[j] * deltas[j] for j in range(len(deltas)))
+    for j in range(len(deltas)):
+        for k in range(len(deltas)):
+            values = values + quadratic[j, k] * deltas[j] * deltas[k]
+    values = values / (2 * S)
+    penalty = coef_sq
+    for j, index in enumerate(chosen):
+        if index != "intercept":
+            penalty = penalty - fitted[j] ** 2 + mesh[j] ** 2
+    return values + 0.5 * alpha * penalty
+
+
+def _objective_value(X, y, coef, intercept, sample_weight, alpha: float) -> float:
+    """J at ``(coef, intercept)`` for a single-target fit."""
+    residual = np.asarray(y, dtype=float) - (np.asarray(X @ coef).ravel() + intercept)
+    weights = np.ones(len(residual)) if sample_weight is None else np.asarray(sample_weight)
+    return float(weights @ residual**2 / (2 * weights.sum()) + 0.5 * alpha * coef @ coef)
+
+
+def _outcome(estimator, error: bool, max_iter: int, optimum_value: float) -> tuple[str, str]:
+    """(regime, label) of one fit: slow, good, oscillating or diverged."""
+    if estimator is None:
+        return "diverged", "diverged in the first epoch"
+    losses = estimator.loss_curve_
+    if error:
+        return "diverged", f"diverged: error at epoch {estimator.n_iter_ + 1}"
+    if len(losses) > 1 and losses[-1] > losses[0]:
+        growth = losses[-1] / losses[0]
+        return "diverged", f"diverging: J grew {growth:.2g}x in {len(losses)} epochs"
+    path = estimator.coef_path_.reshape(len(estimator.coef_path_), -1)
+    steps = np.diff(path, axis=0)[:11]
+    # The top curvature direction overshoots from the first steps on when
+    # eta * L > 1, so the early steps show the oscillation best.
+    flips = np.einsum("ij,ij->i", steps[1:], steps[:-1]) < 0
+    gap = max(float(losses[-1]) - optimum_value, 0.0)
+    first_gap = max(float(losses[0]) - optimum_value, np.finfo(float).tiny)
+    if flips.size and flips.mean() > 0.5:
+        regime = "oscillating"
+    elif estimator.converged_ or gap <= 1e-4 * first_gap:
+        regime = "good"
+    else:
+        regime = "slow"
+    if estimator.converged_:
+        return regime, f"{regime}: converged in {estimator.n_iter_} epochs"
+    return regime, f"{regime}: J - J* = {gap:.1g} after {max_iter} epochs"
+
+
+def _fit_or_last_stable(estimator, X, y, sample_weight, max_iter: int):
+    """Fit; if the iterates diverge, refit with the most epochs that do not raise.
+
+    The estimator raises on divergence (and restores itself), so the path of
+    a diverging run is recovered by a bisection on ``max_iter`` with no
+    stopping rule: ``O(log max_iter)`` short fits.
+    """
+    try:
+        return clone(estimator).fit(X, y, sample_weight=sample_weight), False
+    except ValueError as exc:
+        if "diverged" not in str(exc):
+            raise
+    good, low, high = None, 0, max_iter  # low epochs succeed, high fail
+    while high - low > 1:
+        middle = (low + high) // 2
+        try:
+            trial = clone(estimator).set_params(max_iter=middle, tol=None)
+            good, low = trial.fit(X, y, sample_weight=sample_weight), middle
+        except ValueError:
+            high = middle
+    if good is None and low >= 1:
+        good = clone(estimator).set_params(max_iter=low, tol=None)
+        good.fit(X, y, sample_weight=sample_weight)
+    return good, True
+
+
+class LearningRateDisplay:
+    """What the learning rate does: one panel per constant step size, same problem.
+
+    Each panel fits a clone of ``estimator`` with ``learning_rate="constant"``
+    and ``eta0`` set to one of ``learning_rates`` and shows either its loss
+    curve (``kind="loss"``) or its path on the cost surface
+    (``kind="path"``, see :class:`CostSurfaceDisplay`). The title gives the
+    step and the outcome:
+
+    - *slow*: the loss falls steadily but the fit does not meet ``tol``
+      within ``max_iter`` epochs;
+    - *converged*: the stopping rule is met;
+    - *oscillating*: successive steps point in opposite directions (most of
+      them), converging or not;
+    - *diverged*: the loss grows. The estimator raises on divergence; here
+      the error is caught and the epochs before it are shown instead (a path
+      is cut where it leaves three times its starting distance from the
+      optimum, so the surface stays readable).
+
+    Build it with :meth:`from_data`.
+
+    Parameters
+    ----------
+    learning_rates : list of float
+        The step sizes, one per panel.
+    estimators : list of GradientDescentRegressor or None
+        The fits (``None`` where even one epoch diverged).
+    regimes : list of str
+        ``"slow"``, ``"good"``, ``"oscillating"`` or ``"diverged"`` per panel.
+    labels : list of str
+        The outcome, as written in each panel's title.
+    surfaces : list of CostSurfaceDisplay or None, default=None
+        For ``kind="path"``: the surface of each panel.
+
+    Attributes
+    ----------
+    axes_ : list of matplotlib Axes
+        One axes per learning rate.
+    lines_ : list of matplotlib Line2D or None
+        The loss curve or path drawn in each panel.
+    figure_ : matplotlib Figure
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> from gdreg.plotting import LearningRateDisplay
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(50, 2))
+    >>> y = X @ [1.0, -2.0] + 0.1 * rng.normal(size=50)
+    >>> disp = LearningRateDisplay.from_data(X, y)
+    >>> disp.regimes
+    ['slow', 'good', 'oscillating', 'diverged']
+    """
+
+    def __init__(self, *, learning_rates, estimators, regimes, labels, surfaces=None):
+        self.learning_rates = list(learning_rates)
+        self.estimators = list(estimators)
+        self.regimes = list(regimes)
+        self.labels = list(labels)
+        self.surfaces = surfaces
+
+    @classmethod
+    def from_data(
+        cls,
+        X,
+        y,
+        *,
+        learning_rates="auto",
+        estimator=None,
+        max_iter: int = 50,
+        kind: str = "loss",
+        params=None,
+        sample_weight=None,
+        axes=None,
+    ) -> LearningRateDisplay:
+        """Fit one model per learning rate and draw the panels side by side.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,)
+            Targets.
+        learning_rates : list of float or "auto", default="auto"
+            Constant step sizes. ``"auto"`` takes ``(0.05, 1, 1.85, 2.1)``
+            times the step ``learning_rate="auto"`` picks for this data
+            (``1/L`` for full-batch descent, ``L`` the largest curvature):
+            slow, good, oscillating and diverging for plain gradient descent.
+        estimator : GradientDescentRegressor or None, default=None
+            The model to clone (optimizer, ``alpha``, ``fit_intercept``,
+            ``tol``...); ``None`` uses ``GradientDescentRegressor()``.
+        max_iter : int, default=50
+            Epochs per fit.
+        kind : {"loss", "path"}, default="loss"
+            Draw each fit's loss curve, or its path on the cost surface.
+        params : sequence of one or two parameters, default=None
+            For ``kind="path"``: which parameters (see
+            :meth:`CostSurfaceDisplay.from_estimator`).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+        axes : sequence of matplotlib Axes, default=None
+            One axes per learning rate; ``None`` makes a new figure.
+
+        Returns
+        -------
+        LearningRateDisplay
+        """
+        if kind not in ("loss", "path"):
+            raise ValueError(f"kind must be 'loss' or 'path', got {kind!r}.")
+        base = GradientDescentRegressor() if estimator is None else clone(estimator)
+        if isinstance(learning_rates, str):
+            if learning_rates != "auto":
+                raise ValueError(
+                    f"learning_rates must be 'auto' or a list, got {learning_rates!r}."
+                )
+            auto = clone(base).set_params(learning_rate="auto", max_iter=1, tol=None)
+            eta = float(auto.fit(X, y, sample_weight=sample_weight).learning_rate_(1))
+            learning_rates = [m * eta for m in AUTO_MULTIPLES]
+        learning_rates = [float(rate) for rate in learning_rates]
+        if not learning_rates or any(
+            not (rate > 0 and math.isfinite(rate)) for rate in learning_rates
+        ):
+            raise ValueError("learning_rates must be positive and finite.")
+
+        optimum_value = _optimum_value(base, X, y, sample_weight)
+        fitted, regimes, labels, surfaces = [], [], [], []
+        for rate in learning_rates:
+            model = clone(base).set_params(
+                learning_rate="constant", eta0=rate, max_iter=max_iter, record_path=True
+            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                est, diverged = _fit_or_last_stable(model, X, y, sample_weight, max_iter)
+            regime, label = _outcome(est, diverged, max_iter, optimum_value)
+            fitted.append(est)
+            regimes.append(regime)
+            labels.append(label)
+            if kind == "path" and est is not None:
+                surface = CostSurfaceDisplay._compute(
+                    est, X, y, params=params, sample_weight=sample_weight, target=0,
+                    grid_resolution=80, margin=0.25,
+                )  # fmt: skip
+                if regime == "diverged":
+                    surface = _cut_diverging_path(surface, est, X, y, params, sample_weight)
+                surfaces.append(surface)
+            elif kind == "path":
+                surfaces.append(None)
+        display = cls(
+            learning_rates=learning_rates,
+            estimators=fitted,
+            regimes=regimes,
+            labels=labels,
+            surfaces=surfaces if kind == "path" else None,
+        )
+        return display.plot(axes=axes)
+
+    def plot(self, axes=None):
+        """Draw one panel per learning rate.
+
+        Parameters
+        ----------
+        axes : sequence of matplotlib Axes, default=None
+            One axes per learning rate; ``None`` makes a new figure.
+
+        Returns
+        -------
+        LearningRateDisplay
+            ``self``, with the drawn objects stored.
+        """
+        count = len(self.learning_rates)
+        axes = _new_axes(f"{type(self).__name__}.plot", axes, ncols=count)
+        axes = [axes] if count == 1 and not isinstance(axes, Sequence) else list(axes)
+        if len(axes) != count:
+            raise ValueError(f"Need {count} axes, one per learning rate; got {len(axes)}.")
+        self.lines_ = []
+        for i, ax in enumerate(axes):
+            self.lines_.append(self._plot_panel(ax, i))
+            ax.set_title(f"eta = {self.learning_rates[i]:.3g}\n{self.labels[i]}", fontsize=10)
+        self.axes_, self.figure_ = axes, axes[0].figure
+        return self
+
+    def _plot_panel(self, ax, i):
+        est = self.estimators[i]
+        if est is None:
+            ax.text(0.5, 0.5, "diverged in the first epoch", ha="center", transform=ax.transAxes)
+            return None
+        if self.surfaces is not None:
+            surface = self.surfaces[i].plot(ax=ax, levels=12)
+            if i > 0:  # one legend is enough for identical panels
+                ax.get_legend().remove()
+            return surface.path_line_
+        losses = est.loss_curve_
+        color = {"slow": "C0", "good": "C2", "oscillating": "C1", "diverged": "C3"}[self.regimes[i]]
+        (line,) = ax.plot(np.arange(1, len(losses) + 1), losses, color=color, marker=".")
+        if _use_log_scale([losses], "auto"):
+            ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("objective J")
+        return line
+
+
+def _optimum_value(estimator, X, y, sample_weight) -> float:
+    X = check_array(X, accept_sparse="csr", dtype=np.float64)
+    coef, intercept = normal_equation(
+        X,
+        y,
+        fit_intercept=estimator.fit_intercept,
+        alpha=estimator.alpha,
+        sample_weight=sample_weight,
+    )
+    return _objective_value(X, y, coef, intercept, sample_weight, float(estimator.alpha))
+
+
+def _cut_diverging_path(surface, est, X, y, params, sample_weight):
+    """Keep the diverging path while it stays within 3x its starting distance."""
+    path, optimum = surface.path, surface.optimum
+    distance = np.linalg.norm(path - optimum, axis=1)
+    inside = np.nonzero(distance > 3 * max(distance[0], 1e-12))[0]
+    stop = max(int(inside[0]) if inside.size else len(path), 2)
+    trimmed = clone(est).set_params(max_iter=max(stop - 1, 1), tol=None)
+    trimmed.fit(X, y, sample_weight=sample_weight)
+    return CostSurfaceDisplay._compute(
+        trimmed, X, y, params=params, sample_weight=sample_weight, target=0,
+        grid_resolution=80, margin=0.25,
+    )  # fmt: skip
