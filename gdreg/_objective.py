@@ -308,6 +308,14 @@ def sufficient_statistics(X, Y, c, x_offset, y_offset):
             + sw * np.outer(x_offset, x_offset)
         )
         xty = np.asarray(cx.T @ yc, dtype=dtype) - np.outer(x_offset, c @ yc)
+        # Algebraic centring cancels: a column whose centred variance is within
+        # the summation round-off (n eps) of its second moment is constant to
+        # working precision; its round-off would otherwise become a spurious
+        # curvature, and 1/curvature the "auto" step.
+        flat = np.diag(gram) <= max(16, X.shape[0]) * np.finfo(dtype).eps * np.diag(xtx)
+        gram[flat, :] = 0.0
+        gram[:, flat] = 0.0
+        xty[flat] = 0.0
         return 0.5 * (gram + gram.T), xty, yty
     gram = np.zeros((d, d), dtype=dtype)
     xty = np.zeros((d, Y.shape[1]), dtype=dtype)
