@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from numbers import Integral, Real
 
@@ -306,6 +307,9 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
                 raise ValueError("sample_weight must be non-negative; got negative values.")
             if not np.any(weights > 0):
                 raise ValueError("sample_weight must not be all zero.")
+            weights = _finite_sum_weights(weights)
+        _check_magnitude("X", X, X.shape[1], small=True)
+        _check_magnitude("y", Y, Y.shape[1], small=False)
         return X, Y, weights, one_d
 
     def _resolve_optimizer(self):
@@ -320,7 +324,7 @@ class GradientDescentRegressor(RegressorMixin, BaseEstimator):
         c = np.full(X.shape[0], 1.0 / X.shape[0]) if weights is None else weights / weights.sum()
         c = c.astype(X.dtype)
         x_offset = np.asarray(safe_sparse_dot(X.T, c), dtype=X.dtype).ravel()
-        return x_offset, (c @ Y).astype(X.dtype)
+        return _snap_constant(X, x_offset), _snap_constant(Y, (c @ Y).astype(X.dtype))
 
     def _objective(self, X, Y, weights, optimizer, x_offset, y_offset):
         n, d = X.shape
@@ -411,3 +415,67 @@ def _intercept_shape(intercept, one_d, dtype):
     if one_d:
         return dtype.type(intercept[0]) if dtype == np.float32 else float(intercept[0])
     return np.asarray(intercept, dtype=dtype)
+
+
+def _column_range(A):
+    """Column-wise ``(min, max)`` of a dense or CSR array, without a copy."""
+    low, high = A.min(axis=0), A.max(axis=0)
+    if hasattr(low, "toarray"):
+        low, high = low.toarray(), high.toarray()
+    return np.asarray(low).ravel(), np.asarray(high).ravel()
+
+
+def _snap_constant(A, offset):
+    """Set the offset of every constant column to that constant, exactly.
+
+    The weighted mean of a constant column differs from the constant by
+    round-off; centring would then leave ``x - mean`` of order ``eps * |x|``,
+    a spurious curvature of order ``eps**2`` whose inverse becomes the
+    "auto" step, and the fit diverges or returns huge coefficients.
+    """
+    low, high = _column_range(A)
+    constant = low == high
+    if np.any(constant):
+        offset = offset.copy()
+        offset[constant] = low[constant]
+    return offset
+
+
+def _finite_sum_weights(weights):
+    """Scale ``weights`` by a power of two (exact) when their sum overflows.
+
+    Only the ratios ``s_i / S`` enter the objective.
+    """
+    with np.errstate(over="ignore"):
+        total = np.sum(weights, dtype=np.float64)
+    if np.isfinite(total):
+        return weights
+    return np.ldexp(weights, -int(np.frexp(weights.max())[1]) - 1)
+
+
+def _check_magnitude(name, A, n_columns, *, small):
+    """Raise ValueError when squares of the entries of ``A`` over- or underflow.
+
+    The gradient and the curvature need sums of squares and cross products
+    of the entries, so the largest magnitude ``M`` must keep
+    ``16 * n_columns * M**2`` finite in ``A.dtype``; with ``small``, a non-zero
+    ``M`` must also keep ``M**2`` a normal number, with 20 bits of headroom.
+    """
+    info = np.finfo(A.dtype)
+    low, high = _column_range(A)
+    largest = float(max(high.max(initial=0.0), -low.min(initial=0.0)))
+    too_large = math.sqrt(float(info.max) / (16.0 * max(n_columns, 1)))
+    too_small = math.sqrt(float(info.tiny)) * 2.0**10
+    fix = "for example with sklearn.preprocessing.MaxAbsScaler or StandardScaler"
+    if name == "y":
+        fix = "for example with sklearn.compose.TransformedTargetRegressor"
+    if largest > too_large:
+        raise ValueError(
+            f"{name} has values as large as {largest:.3g} in magnitude: their squares overflow "
+            f"{A.dtype} (the limit for this shape is {too_large:.3g}). Rescale {name}, {fix}."
+        )
+    if small and 0.0 < largest < too_small:
+        raise ValueError(
+            f"{name} has no value larger than {largest:.3g} in magnitude: their squares "
+            f"underflow {A.dtype} (the limit is {too_small:.3g}). Rescale {name}, {fix}."
+        )
