@@ -122,7 +122,10 @@ def _seconds(fn) -> float:
 
 def format_table(rows: list[dict]) -> str:
     """A Markdown table of :func:`compare`'s rows."""
-    head = "| method | epochs | updates | converged | time (s) | R^2 | rel. err. vs LR | vs normal eq. |"
+    head = (
+        "| method | epochs | updates | converged | time (s) | R^2 "
+        "| rel. err. vs LR | vs normal eq. |"
+    )
     lines = [head, "|" + "---|" * 8]
     for r in rows:
         lines.append(

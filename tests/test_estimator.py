@@ -194,15 +194,15 @@ def test_non_finite_input_is_rejected_and_nothing_is_half_fitted(data, bad):
     before = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in vars(est).items()}
     X_bad = X.copy()
     X_bad[3, 1] = bad
-    with pytest.raises(ValueError, match="NaN|infinity"):
+    with pytest.raises(ValueError, match=r"NaN|infinity"):
         est.fit(X_bad, y)
     y_bad = y.copy()
     y_bad[0] = bad
-    with pytest.raises(ValueError, match="NaN|infinity"):
+    with pytest.raises(ValueError, match=r"NaN|infinity"):
         est.fit(X, y_bad)
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         est.fit(X, y[:-1])
-    with pytest.raises(ValueError, match="n_features|features"):
+    with pytest.raises(ValueError, match=r"n_features|features"):
         est.predict(X[:, :2])
     assert set(vars(est)) == set(before)
     for key, value in before.items():
@@ -338,5 +338,5 @@ def test_bad_sample_weight(data):
     X, y = data
     with pytest.raises(ValueError, match="non-negative"):
         GradientDescentRegressor().fit(X, y, sample_weight=-np.ones(len(y)))
-    with pytest.raises(ValueError, match="all zero|non-zero"):
+    with pytest.raises(ValueError, match=r"all zero|non-zero"):
         GradientDescentRegressor().fit(X, y, sample_weight=np.zeros(len(y)))

@@ -65,7 +65,7 @@ def test_realizable_problem_matches_closed_form(optimizer, fit_intercept, weight
     weights = weights if weighted else None
     est = _fit(optimizer, X, y, weights, fit_intercept=fit_intercept, tol=1e-10, max_iter=3000)
     assert est.converged_
-    coef, intercept = normal_equation(X, y, fit_intercept=fit_intercept, sample_weight=weights)
+    coef, _ = normal_equation(X, y, fit_intercept=fit_intercept, sample_weight=weights)
     lr_coef, lr_intercept = _sklearn_reference(X, y, weights, fit_intercept, 0.0)
     assert est.coef_.shape == lr_coef.shape
     assert np.shape(est.intercept_) == np.shape(lr_intercept)
