@@ -176,7 +176,10 @@ def run(
     verbose : int
         Print one line per epoch when > 0.
     epoch_callback : callable or None
-        ``epoch_callback(epoch, info) -> bool``; returning True stops the run.
+        ``epoch_callback(epoch, info) -> bool``, called after each epoch;
+        returning True stops the run. ``info`` holds ``params`` (centred),
+        ``coef`` and ``intercept`` (the user's, after ``optimizer.output``),
+        ``loss``, ``change`` and ``t``.
 
     Returns
     -------
@@ -264,7 +267,15 @@ def run(
                     flush=True,
                 )
             if epoch_callback is not None and epoch_callback(
-                epoch, {"params": params, "loss": value, "change": change, "t": t}
+                epoch,
+                {
+                    "params": params,
+                    "coef": coef,
+                    "intercept": intercept,
+                    "loss": value,
+                    "change": change,
+                    "t": t,
+                },
             ):
                 break
             if tol is not None and change < tol:
