@@ -14,7 +14,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from gdreg import _callbacks, _loop
+from gdreg import _callbacks, _loop, _partial
 from gdreg._objective import GRAM_MAX_FEATURES, GramLeastSquares, LeastSquares
 from gdreg.optimizers import SAMPLINGS, GradientDescent, as_optimizer
 
@@ -110,7 +110,8 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
     coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
         Coefficients, shaped as in ``LinearRegression``.
     intercept_ : float or ndarray of shape (n_targets,)
-        Intercept (``0.0`` when ``fit_intercept=False``).
+        Intercept; the scalar ``0.0`` when ``fit_intercept=False`` (as in
+        ``LinearRegression``).
     n_iter_ : int
         Epochs run.
     t_ : int
@@ -206,8 +207,11 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data; never copied (sparse input is used as CSR).
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Training data; never copied (sparse input is used as CSR). A
+            ``dask.array`` (or dask DataFrame) is fitted on its cluster from
+            sufficient statistics computed in one distributed pass, full-batch
+            optimizer only (see :mod:`gdreg._dask` and the "Scaling out" page).
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Targets.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -225,7 +229,85 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
             the largest stable step size). A failed fit leaves a previously
             fitted estimator exactly as it was.
         """
+        if any(hasattr(a, "__dask_graph__") for a in (X, y, sample_weight)):
+            from gdreg import _dask  # dask is an optional extra: import it only when used
+
+            return self._transactional(_dask.fit, self, X, y, sample_weight)
         return self._transactional(self._fit, X, y, sample_weight)
+
+    def partial_fit(self, X, y, sample_weight=None):
+        """Run one epoch of the configured optimizer on one chunk of data.
+
+        The first call validates the parameters and the data and starts a
+        stream; later calls continue it (``n_features_in_`` and the number of
+        targets must match). Any call to :meth:`fit` ends the stream.
+
+        What one call does:
+
+        - ``"batch"`` (or any ``sampling="batch"`` optimizer): exactly one
+          update, with the full gradient of the chunk's objective.
+        - ``"stochastic"``: one update per sample of the chunk, in a random
+          order when ``shuffle`` (``len(X)`` updates).
+        - ``"minibatch"``: one update per ``batch_size`` samples of the chunk
+          (``ceil(len(X) / batch_size)`` updates).
+        - any other optimizer: the same as its ``sampling`` says, with its
+          update rule; its state (momentum, averages) carries over.
+
+        Each call adds 1 to ``n_iter_`` and the number of updates to ``t_``;
+        ``loss_curve_`` and ``change_curve_`` gain one entry (the chunk's
+        objective and the stopping quantity of this epoch; ``converged_``
+        reports whether it is below ``tol``, but ``partial_fit`` never stops
+        by itself). The chunk's objective is the weighted *mean* loss over
+        the chunk, so chunks of different sizes take comparable steps.
+
+        The centring offsets (weighted means of ``X`` and ``y``) are taken
+        from the first chunk and stay fixed; the intercept is then learned as
+        a parameter. ``learning_rate="auto"`` is resolved on the first chunk
+        (``learning_rate_``): ``1/L`` of the first chunk's objective for the
+        full batch, ``InverseSqrt(1/L(B), t0=T)`` with ``T`` the updates per
+        first chunk otherwise, and continues from ``t_`` on later chunks.
+        Chunks much unlike the first one may need an explicit, smaller
+        step. After :meth:`fit`, the first call continues from ``coef_`` and
+        ``intercept_`` with a fresh optimizer state, counting on from ``t_``
+        and ``n_iter_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            One chunk of training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Its targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the chunk, not all zero.
+
+        Returns
+        -------
+        self : GradientDescentRegressor
+            The updated estimator.
+
+        Raises
+        ------
+        ValueError
+            On invalid input or when the iterates diverge; a failed call
+            leaves the estimator exactly as it was.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gdreg import GradientDescentRegressor
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(1000, 2))
+        >>> y = X @ [3.0, -1.0] + 2.0
+        >>> reg = GradientDescentRegressor(optimizer="minibatch", random_state=0)
+        >>> for epoch in range(20):
+        ...     for start in range(0, 1000, 100):
+        ...         _ = reg.partial_fit(X[start : start + 100], y[start : start + 100])
+        >>> reg.n_iter_, reg.t_
+        (200, 800)
+        >>> reg.coef_.round(2), round(reg.intercept_, 2)
+        (array([ 3., -1.]), 2.0)
+        """
+        return self._transactional(_partial.partial_fit, self, X, y, sample_weight)
 
     def _transactional(self, method, *args):
         # Any failure (bad input, divergence, KeyboardInterrupt) restores the
@@ -296,6 +378,7 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
                 # user -> fit -> _transactional -> with_callbacks wrapper -> _fit -> here
                 stacklevel=6,
             )
+        self.__dict__.pop("_partial_fit_state", None)  # a full fit ends a partial_fit stream
         self._set_fitted(objective, optimizer, schedule, result, one_d, dtype)
         return self
 
@@ -371,10 +454,9 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
 
     def _set_fitted(self, objective, optimizer, schedule, result, one_d, dtype):
         coef, intercept = _loop.user_parameters(objective, result.params)
-        if not self.fit_intercept:
-            intercept = np.zeros_like(intercept)
         self.coef_ = _coef_shape(coef, one_d).astype(dtype, copy=False)
-        self.intercept_ = _intercept_shape(intercept, one_d, dtype)
+        # Like LinearRegression: a scalar 0.0 without an intercept, whatever the shape of y.
+        self.intercept_ = _intercept_shape(intercept, one_d, dtype) if self.fit_intercept else 0.0
         self.n_iter_ = int(result.n_iter)
         self.t_ = int(result.n_updates)
         self.converged_ = bool(result.converged)
@@ -388,7 +470,7 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
                 [np.asarray(_intercept_shape(b, one_d, dtype)) for b in result.intercept_path]
             )
             if not self.fit_intercept:
-                self.intercept_path_ = np.zeros_like(self.intercept_path_)
+                self.intercept_path_ = np.zeros(len(result.intercept_path))
         else:
             for name in ("coef_path_", "intercept_path_"):
                 self.__dict__.pop(name, None)
