@@ -14,10 +14,21 @@ below add a readable ``repr`` and ``get_params``/``set_params`` so that
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval
 
-__all__ = ["Constant", "InverseSqrt", "Schedule", "as_schedule"]
+__all__ = [
+    "Constant",
+    "ExponentialDecay",
+    "InvScaling",
+    "InverseSqrt",
+    "Schedule",
+    "StepDecay",
+    "as_schedule",
+]
 
 
 class Schedule(BaseEstimator):
@@ -91,6 +102,143 @@ class InverseSqrt(Schedule):
     def __call__(self, t):
         value = self.eta0 / np.sqrt(1.0 + (np.asarray(t, dtype=float) - 1.0) / self.t0)
         return float(value) if np.ndim(value) == 0 else value
+
+
+
+def _as_float(value):
+    return float(value) if np.ndim(value) == 0 else value
+
+
+class InvScaling(Schedule):
+    r"""An inverse-scaling decay, the ``learning_rate="invscaling"`` of ``SGDRegressor``.
+
+    .. math:: \eta_t = \frac{\eta_0}{t^{p}}
+
+    Parameters
+    ----------
+    eta0 : float, default=0.01
+        Step size of the first update, > 0.
+    power_t : float, default=0.25
+        The exponent :math:`p`, >= 0 (``SGDRegressor``'s default 0.25).
+        ``0.5`` is :class:`InverseSqrt` with ``t0=1``.
+
+    Notes
+    -----
+    ``SGDRegressor`` counts :math:`t` from 1 at the first sample, as here, so
+    with ``optimizer="stochastic"`` and ``shuffle=False`` the two use the same
+    step sequence.
+
+    Examples
+    --------
+    >>> from gdreg.schedules import InvScaling
+    >>> InvScaling(1.0, power_t=0.5)(4)
+    0.5
+    >>> InvScaling(0.1)([1, 16])
+    array([0.1 , 0.05])
+    """
+
+    _parameter_constraints: dict = {
+        "eta0": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+    }
+
+    def __init__(self, eta0: float = 0.01, power_t: float = 0.25):
+        self.eta0 = eta0
+        self.power_t = power_t
+
+    def __call__(self, t):
+        self._validate_params()
+        return _as_float(self.eta0 / np.power(np.asarray(t, dtype=float), self.power_t))
+
+
+class StepDecay(Schedule):
+    r"""A piecewise-constant decay: the step is multiplied by ``drop`` every ``every`` updates.
+
+    .. math:: \eta_t = \eta_0 \cdot \text{drop}^{\lfloor (t - 1) / \text{every} \rfloor}
+
+    Parameters
+    ----------
+    eta0 : float, default=0.01
+        Step size of the first ``every`` updates, > 0.
+    drop : float, default=0.5
+        Factor applied at each drop, in ``(0, 1]``.
+    every : int, default=1000
+        Updates between drops, >= 1. To drop every ``k`` epochs, pass ``k``
+        times the updates per epoch (1 for ``"batch"``, ``n_samples`` for
+        ``"stochastic"``, ``ceil(n_samples / batch_size)`` for ``"minibatch"``).
+
+    Notes
+    -----
+    This is PyTorch's ``StepLR(step_size=every, gamma=drop)`` and optax's
+    ``exponential_decay(..., staircase=True)``, counted in updates. Because
+    the estimator's stopping rule divides the change by the current step, a
+    fit with a decaying step needs the iterates, not the step, to settle.
+
+    Examples
+    --------
+    >>> from gdreg.schedules import StepDecay
+    >>> StepDecay(1.0, drop=0.5, every=10)([1, 10, 11, 25])
+    array([1.  , 1.  , 0.5 , 0.25])
+    """
+
+    _parameter_constraints: dict = {
+        "eta0": [Interval(Real, 0, None, closed="neither")],
+        "drop": [Interval(Real, 0, 1, closed="right")],
+        "every": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(self, eta0: float = 0.01, drop: float = 0.5, every: int = 1000):
+        self.eta0 = eta0
+        self.drop = drop
+        self.every = every
+
+    def __call__(self, t):
+        self._validate_params()
+        drops = np.floor_divide(np.asarray(t, dtype=np.int64) - 1, self.every)
+        return _as_float(self.eta0 * np.power(float(self.drop), drops))
+
+
+class ExponentialDecay(Schedule):
+    r"""A smooth exponential decay of the step size.
+
+    .. math:: \eta_t = \eta_0 \cdot \gamma^{t - 1}
+
+    Parameters
+    ----------
+    eta0 : float, default=0.01
+        Step size of the first update, > 0.
+    gamma : float, default=0.999
+        Factor per update, in ``(0, 1]``. To halve the step every ``k``
+        updates use ``gamma = 0.5 ** (1 / k)``.
+
+    Notes
+    -----
+    This is PyTorch's ``ExponentialLR(gamma)`` stepped once per update, and
+    optax's ``exponential_decay(eta0, transition_steps=1, decay_rate=gamma)``.
+    The sum of the steps is finite (:math:`\eta_0 / (1 - \gamma)`), so with
+    ``gamma < 1`` gradient descent stops short of the optimum when that sum
+    is too small to reach it: choose ``gamma`` close to 1.
+
+    Examples
+    --------
+    >>> from gdreg.schedules import ExponentialDecay
+    >>> ExponentialDecay(1.0, gamma=0.5)([1, 2, 3])
+    array([1.  , 0.5 , 0.25])
+    """
+
+    _parameter_constraints: dict = {
+        "eta0": [Interval(Real, 0, None, closed="neither")],
+        "gamma": [Interval(Real, 0, 1, closed="right")],
+    }
+
+    def __init__(self, eta0: float = 0.01, gamma: float = 0.999):
+        self.eta0 = eta0
+        self.gamma = gamma
+
+    def __call__(self, t):
+        self._validate_params()
+        exponent = np.asarray(t, dtype=float) - 1.0
+        return _as_float(self.eta0 * np.power(float(self.gamma), exponent))
 
 
 def as_schedule(learning_rate, eta0: float):

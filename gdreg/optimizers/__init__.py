@@ -3,7 +3,22 @@
 See :class:`Optimizer` for the protocol a new optimizer implements.
 """
 
+from gdreg.optimizers._adaptive import AdaGrad, Adam, RMSProp
+from gdreg.optimizers._averaged import AveragedSGD
 from gdreg.optimizers._base import SAMPLINGS, Optimizer, as_optimizer
 from gdreg.optimizers._gd import GradientDescent
+from gdreg.optimizers._momentum import Momentum, Nesterov, accelerated_momentum
 
-__all__ = ["SAMPLINGS", "GradientDescent", "Optimizer", "as_optimizer"]
+__all__ = [
+    "SAMPLINGS",
+    "AdaGrad",
+    "Adam",
+    "AveragedSGD",
+    "GradientDescent",
+    "Momentum",
+    "Nesterov",
+    "Optimizer",
+    "RMSProp",
+    "accelerated_momentum",
+    "as_optimizer",
+]

@@ -1,0 +1,317 @@
+r"""Adaptive per-coordinate steps: AdaGrad, RMSProp and Adam.
+
+Each divides the gradient by the square root of a running sum or average of
+squared gradients. The intercept row of the gradient is exactly zero when the
+intercept is eliminated by centring, so its accumulator stays at zero; the
+division is guarded so that ``0 / 0`` gives a zero update even with
+``eps=0``.
+
+``learning_rate="auto"`` cannot come from the curvature alone for these
+rules: their step is measured in units of the parameters, not of
+``1 / L``. Each uses a documented base step instead (:data:`AUTO_STEP`),
+constant for the full batch and decaying as ``1/sqrt(epoch)`` for the
+stochastic modes, as for every optimizer.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+from typing import NamedTuple
+
+import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from gdreg.optimizers._base import SAMPLINGS, Optimizer
+
+__all__ = ["Adam", "AdamState", "AdaGrad", "AdaGradState", "RMSProp", "RMSPropState"]
+
+_COMMON_CONSTRAINTS = {
+    "sampling": [StrOptions(set(SAMPLINGS))],
+    "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+    "eps": [Interval(Real, 0, None, closed="left")],
+}
+
+#: Base step of ``learning_rate="auto"`` for each adaptive rule, in parameter units.
+AUTO_STEP = {"AdaGrad": 1.0, "RMSProp": 0.01, "Adam": 0.05}
+
+
+def _scaled(numerator: np.ndarray, second_moment: np.ndarray, eps: float) -> np.ndarray:
+    """``numerator / (sqrt(second_moment) + eps)``, and 0 where both are 0."""
+    denominator = np.sqrt(second_moment) + eps
+    out = np.zeros_like(numerator)
+    np.divide(numerator, denominator, out=out, where=denominator > 0)
+    return out
+
+
+class _Adaptive(Optimizer):
+    def auto_step_size(self, smoothness: float) -> float:
+        # Scale-free rules: the curvature does not set their step (module docstring).
+        return AUTO_STEP[type(self).__name__]
+
+    def stable_step_size(self, smoothness: float) -> float:
+        # The per-coordinate step eta / sqrt(v) has no bound in terms of L (it
+        # grows as the gradients shrink), so no curvature-based limit exists;
+        # the divergence message names the documented base step, known to work
+        # on standardised data, instead.
+        return AUTO_STEP[type(self).__name__]
+
+
+class AdaGradState(NamedTuple):
+    """Running sum of squared gradients :math:`G`."""
+
+    sum_of_squares: np.ndarray
+
+
+class AdaGrad(_Adaptive):
+    r"""AdaGrad (Duchi, Hazan and Singer, 2011), diagonal version.
+
+    .. math::
+
+        G_t &= G_{t-1} + g_t \odot g_t, \qquad G_0 = G_{init}, \\
+        \theta_t &= \theta_{t-1} - \eta_t\, \frac{g_t}{\sqrt{G_t} + \epsilon} ,
+
+    with the square root and division taken elementwise.
+
+    Parameters
+    ----------
+    sampling : {"batch", "stochastic", "minibatch"}, default="batch"
+        How each gradient is formed.
+    batch_size : int or None, default=None
+        Samples per update for ``"minibatch"``; ``None`` takes the
+        estimator's ``batch_size``.
+    eps : float, default=1e-10
+        :math:`\epsilon`, added to the square root; >= 0.
+    initial_accumulator_value : float, default=0.0
+        :math:`G_{init}`; >= 0.
+
+    Notes
+    -----
+    **Conventions.** This is PyTorch's ``torch.optim.Adagrad`` (``eps=1e-10``
+    outside the square root, accumulator starting at 0). Keras starts the
+    accumulator at 0.1 and uses ``epsilon=1e-7``; set
+    ``initial_accumulator_value=0.1, eps=1e-7`` to match it.
+
+    **learning_rate="auto".** A base step :math:`\eta = 1` (constant for
+    the full batch, ``InverseSqrt(1, t0=updates per epoch)`` otherwise),
+    rather than PyTorch's 0.01, which is meant for long training runs.
+    The first update moves each coordinate by :math:`\eta` and the total
+    distance travelled grows like :math:`\eta \sqrt t`, so the step is in
+    units of the parameters: it suits standardised features and targets
+    whose coefficients are of order one.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gdreg.optimizers import AdaGrad
+    >>> opt = AdaGrad()
+    >>> params = np.zeros((2, 1))
+    >>> grad = np.array([[4.0], [0.0]])  # an eliminated intercept has grad 0
+    >>> updates, state = opt.update(grad, opt.init(params), params, 0.5)
+    >>> updates.ravel()
+    array([-0.5,  0. ])
+    """
+
+    _parameter_constraints: dict = {
+        **_COMMON_CONSTRAINTS,
+        "initial_accumulator_value": [Interval(Real, 0, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        sampling: str = "batch",
+        batch_size: int | None = None,
+        eps: float = 1e-10,
+        initial_accumulator_value: float = 0.0,
+    ):
+        super().__init__(sampling=sampling, batch_size=batch_size)
+        self.eps = eps
+        self.initial_accumulator_value = initial_accumulator_value
+
+    def init(self, params: np.ndarray) -> AdaGradState:
+        self._validate_params()
+        return AdaGradState(np.full_like(params, self.initial_accumulator_value))
+
+    def update(self, grad, state, params, step_size):
+        sum_of_squares = state.sum_of_squares + grad * grad
+        return -step_size * _scaled(grad, sum_of_squares, self.eps), AdaGradState(sum_of_squares)
+
+
+class RMSPropState(NamedTuple):
+    """Moving average of squared gradients :math:`v`."""
+
+    square_avg: np.ndarray
+
+
+class RMSProp(_Adaptive):
+    r"""RMSProp (Tieleman and Hinton, 2012).
+
+    .. math::
+
+        v_t &= \rho\, v_{t-1} + (1 - \rho)\, g_t \odot g_t, \qquad v_0 = 0, \\
+        \theta_t &= \theta_{t-1} - \eta_t\, \frac{g_t}{\sqrt{v_t} + \epsilon} .
+
+    Parameters
+    ----------
+    sampling : {"batch", "stochastic", "minibatch"}, default="batch"
+        How each gradient is formed.
+    batch_size : int or None, default=None
+        Samples per update for ``"minibatch"``; ``None`` takes the
+        estimator's ``batch_size``.
+    rho : float, default=0.99
+        Decay :math:`\rho` of the moving average, in ``[0, 1)``.
+    eps : float, default=1e-8
+        :math:`\epsilon`, added to the square root; >= 0.
+
+    Notes
+    -----
+    **Conventions.** This is ``torch.optim.RMSprop`` (there ``alpha=0.99``,
+    ``eps=1e-8`` outside the square root). Keras uses ``rho=0.9``,
+    ``epsilon=1e-7``; TensorFlow 1's ``RMSPropOptimizer`` put
+    :math:`\epsilon` inside the square root, :math:`\sqrt{v_t + \epsilon}`.
+    With :math:`v_0 = 0` the first steps are larger than later ones
+    (:math:`v_1 = (1 - \rho) g_1^2`, so the first update moves each
+    coordinate by :math:`\eta / \sqrt{1 - \rho}`); Adam's bias correction
+    removes that.
+
+    **learning_rate="auto".** A base step :math:`\eta = 0.01` (constant for
+    the full batch, decaying as :math:`1/\sqrt{\text{epoch}}` otherwise), in
+    units of the parameters: an RMSProp step moves every coordinate by about
+    :math:`\eta`, so it suits standardised data with coefficients of order
+    one (it is also PyTorch's default). Convergence with a constant step is
+    not guaranteed in theory; on well-conditioned full-batch problems the
+    iterates still converge, because the steps shrink with the gradients.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gdreg.optimizers import RMSProp
+    >>> opt = RMSProp(rho=0.75)
+    >>> params = np.zeros((2, 1))
+    >>> updates, state = opt.update(np.ones((2, 1)), opt.init(params), params, 0.1)
+    >>> updates.ravel().round(6)
+    array([-0.2, -0.2])
+    """
+
+    _parameter_constraints: dict = {
+        **_COMMON_CONSTRAINTS,
+        "rho": [Interval(Real, 0, 1, closed="left")],
+    }
+
+    def __init__(
+        self,
+        sampling: str = "batch",
+        batch_size: int | None = None,
+        rho: float = 0.99,
+        eps: float = 1e-8,
+    ):
+        super().__init__(sampling=sampling, batch_size=batch_size)
+        self.rho = rho
+        self.eps = eps
+
+    def init(self, params: np.ndarray) -> RMSPropState:
+        self._validate_params()
+        return RMSPropState(np.zeros_like(params))
+
+    def update(self, grad, state, params, step_size):
+        square_avg = self.rho * state.square_avg + (1.0 - self.rho) * (grad * grad)
+        return -step_size * _scaled(grad, square_avg, self.eps), RMSPropState(square_avg)
+
+
+class AdamState(NamedTuple):
+    """Update count and the two moving averages :math:`m`, :math:`v`."""
+
+    count: int
+    mu: np.ndarray
+    nu: np.ndarray
+
+
+class Adam(_Adaptive):
+    r"""Adam (Kingma and Ba, 2015).
+
+    .. math::
+
+        m_t &= \beta_1 m_{t-1} + (1 - \beta_1)\, g_t, \\
+        v_t &= \beta_2 v_{t-1} + (1 - \beta_2)\, g_t \odot g_t, \\
+        \hat m_t &= m_t / (1 - \beta_1^t), \qquad
+        \hat v_t = v_t / (1 - \beta_2^t), \\
+        \theta_t &= \theta_{t-1} - \eta_t\, \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon} ,
+
+    with :math:`m_0 = v_0 = 0` and :math:`t` counting this optimizer's own
+    updates (it restarts at 1 in every fit).
+
+    Parameters
+    ----------
+    sampling : {"batch", "stochastic", "minibatch"}, default="batch"
+        How each gradient is formed.
+    batch_size : int or None, default=None
+        Samples per update for ``"minibatch"``; ``None`` takes the
+        estimator's ``batch_size``.
+    beta1 : float, default=0.9
+        Decay of the first moment, in ``[0, 1)``.
+    beta2 : float, default=0.999
+        Decay of the second moment, in ``[0, 1)``.
+    eps : float, default=1e-8
+        :math:`\epsilon`, added to :math:`\sqrt{\hat v_t}`; >= 0.
+
+    Notes
+    -----
+    **Conventions.** This is Algorithm 1 of the paper and
+    ``torch.optim.Adam``: :math:`\epsilon` is added to the square root of the
+    *bias-corrected* :math:`\hat v_t`. The paper's "more efficient" form
+    (end of its Section 2), used by TensorFlow/Keras, folds both corrections
+    into the step, :math:`\eta \sqrt{1 - \beta_2^t} / (1 - \beta_1^t)`, and
+    adds :math:`\hat\epsilon` to :math:`\sqrt{v_t}`; it equals this form with
+    :math:`\epsilon = \hat\epsilon / \sqrt{1 - \beta_2^t}`, which differs
+    only in the first few thousand updates. optax's ``adam`` matches this
+    form (with ``eps_root=0``).
+
+    **learning_rate="auto".** A base step :math:`\eta = 0.05` (constant for
+    the full batch, decaying as :math:`1/\sqrt{\text{epoch}}` otherwise).
+    An Adam step moves each coordinate by at most about :math:`\eta`, so the
+    step is in units of the parameters: it suits standardised data with
+    coefficients of order one, and reaches them in about :math:`1/\eta`
+    updates. Convergence with a constant step is not guaranteed in theory;
+    on well-conditioned full-batch problems the iterates converge, slowly
+    (the momentum :math:`\beta_1 = 0.9` makes them spiral in).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gdreg.optimizers import Adam
+    >>> opt = Adam()
+    >>> params = np.zeros((2, 1))
+    >>> updates, state = opt.update(np.ones((2, 1)), opt.init(params), params, 0.05)
+    >>> updates.ravel().round(6), state.count
+    (array([-0.05, -0.05]), 1)
+    """
+
+    _parameter_constraints: dict = {
+        **_COMMON_CONSTRAINTS,
+        "beta1": [Interval(Real, 0, 1, closed="left")],
+        "beta2": [Interval(Real, 0, 1, closed="left")],
+    }
+
+    def __init__(
+        self,
+        sampling: str = "batch",
+        batch_size: int | None = None,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+    ):
+        super().__init__(sampling=sampling, batch_size=batch_size)
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.eps = eps
+
+    def init(self, params: np.ndarray) -> AdamState:
+        self._validate_params()
+        return AdamState(0, np.zeros_like(params), np.zeros_like(params))
+
+    def update(self, grad, state, params, step_size):
+        count = state.count + 1
+        mu = self.beta1 * state.mu + (1.0 - self.beta1) * grad
+        nu = self.beta2 * state.nu + (1.0 - self.beta2) * (grad * grad)
+        mu_hat = mu / (1.0 - self.beta1**count)
+        nu_hat = nu / (1.0 - self.beta2**count)
+        return -step_size * _scaled(mu_hat, nu_hat, self.eps), AdamState(count, mu, nu)
