@@ -2,7 +2,14 @@
 
 from gdreg._estimator import GradientDescentRegressor
 from gdreg._reference import normal_equation
+from gdreg._stats import SufficientStatistics, fit_from_statistics
 
 __version__ = "0.1.0"
 
-__all__ = ["GradientDescentRegressor", "__version__", "normal_equation"]
+__all__ = [
+    "GradientDescentRegressor",
+    "SufficientStatistics",
+    "__version__",
+    "fit_from_statistics",
+    "normal_equation",
+]
