@@ -431,8 +431,11 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
             and n >= GRAM_MIN_SAMPLES_PER_FEATURE * d
             and n * d >= GRAM_MIN_SIZE
         )
-        kind = GramLeastSquares if use_gram else LeastSquares
-        return kind(
+        if use_gram:  # constant columns are exactly zero once centred (dense) or zeroed (sparse)
+            return GramLeastSquares(
+                X, Y, weights, alpha=self.alpha, x_offset=x_offset, y_offset=y_offset
+            )
+        return LeastSquares(
             X,
             Y,
             weights,
@@ -440,6 +443,7 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
             x_offset=x_offset,
             y_offset=y_offset,
             learn_intercept=False,
+            constant_features=_constant_columns(X) if self.fit_intercept else None,
         )
 
     def _previous_coef(self, n_features, n_targets):
@@ -533,6 +537,12 @@ def _column_range(A):
     if hasattr(low, "toarray"):
         low, high = low.toarray(), high.toarray()
     return np.asarray(low).ravel(), np.asarray(high).ravel()
+
+
+def _constant_columns(A):
+    """Boolean mask of the columns of ``A`` whose entries are all equal."""
+    low, high = _column_range(A)
+    return low == high
 
 
 def _snap_constant(A, offset):

@@ -80,9 +80,25 @@ class LeastSquares:
         Centring offsets of shape (n_features,) and (n_targets,).
     learn_intercept : bool
         Whether the intercept row of ``theta`` is a free parameter.
+    constant_features : ndarray of bool of shape (n_features,) or None
+        Columns known to be constant and centred by that constant: their
+        centred values are exactly zero, so their data gradient is set to
+        zero instead of the round-off that centring inside the products
+        leaves (which, with no other feature, would set the "auto" step).
     """
 
-    def __init__(self, X, Y, sample_weight, *, alpha, x_offset, y_offset, learn_intercept):
+    def __init__(
+        self,
+        X,
+        Y,
+        sample_weight,
+        *,
+        alpha,
+        x_offset,
+        y_offset,
+        learn_intercept,
+        constant_features=None,
+    ):
         self.X = X
         self.Y = Y
         n = X.shape[0]
@@ -100,6 +116,9 @@ class LeastSquares:
         self.n_features = X.shape[1]
         self.n_targets = Y.shape[1]
         self.n_samples = n
+        self.constant = None
+        if constant_features is not None and np.any(constant_features):
+            self.constant = np.asarray(constant_features, dtype=bool)
 
     # -- the readable O(n d) path -------------------------------------------------
     def _residual(self, theta, rows=slice(None)):
@@ -115,6 +134,8 @@ class LeastSquares:
         X = self.X[rows]
         col_sum = weighted_residual.sum(axis=0)
         grad[:d] = np.asarray(X.T @ weighted_residual) - np.outer(self.x_offset, col_sum)
+        if self.constant is not None:
+            grad[:d][self.constant] = 0.0
         grad[:d] += self.alpha * theta[:d]
         grad[d] = col_sum if self.learn_intercept else 0.0
         return grad
@@ -169,16 +190,22 @@ class LeastSquares:
         d = self.n_features
         size = d + 1 if self.learn_intercept else d
         X, c, m, alpha = self.X, self.c, self.x_offset.astype(np.float64), self.alpha
+        constant = self.constant
 
         def matvec(v):
             v = np.asarray(v, dtype=np.float64).ravel()
             w = v[:d]
+            if constant is not None:
+                w = np.where(constant, 0.0, w)
             u = np.asarray(X @ w).ravel() - m @ w
             if self.learn_intercept:
                 u = u + v[d]
             cu = c * u
             out = np.empty(size)
-            out[:d] = np.asarray(X.T @ cu).ravel() - m * cu.sum() + alpha * w
+            out[:d] = np.asarray(X.T @ cu).ravel() - m * cu.sum()
+            if constant is not None:
+                out[:d][constant] = 0.0
+            out[:d] += alpha * v[:d]
             if self.learn_intercept:
                 out[d] = cu.sum()
             return out
