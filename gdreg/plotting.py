@@ -461,6 +461,7 @@ class CostSurfaceDisplay:
         cls, estimator, X, y, *, params, sample_weight, target, grid_resolution, margin
     ) -> CostSurfaceDisplay:
         _check_has_curves(estimator)
+        predictions = np.asarray(estimator.predict(X))  # X as fitted (keeps feature names)
         X = check_array(X, accept_sparse="csr", dtype=np.float64)
         Y = np.asarray(y, dtype=np.float64)
         Y = Y.reshape(-1, 1) if Y.ndim == 1 else Y
@@ -492,7 +493,7 @@ class CostSurfaceDisplay:
 
         points = [fitted, optimum] + ([] if path is None else list(path))
         grid = _grid_around(np.array(points), margin, grid_resolution)
-        residual = Y[:, target] - np.asarray(estimator.predict(X)).reshape(len(Y), -1)[:, target]
+        residual = Y[:, target] - predictions.reshape(len(Y), -1)[:, target]
         columns = [_column(X, c) for c in chosen]
         values = _objective_slice(residual, columns, weights, grid, fitted, chosen, estimator, pick)
         return cls(
