@@ -14,7 +14,7 @@ from sklearn.utils.estimator_checks import (
     check_param_validation,
 )
 
-from gdreg import GradientDescentRegressor, normal_equation
+from gdreg import GradientDescentRegressor, normal_equation, optimizers
 from gdreg.optimizers import Optimizer
 from gdreg.schedules import Constant, InverseSqrt
 
@@ -232,6 +232,53 @@ def test_optimizer_state_carries_over():
             optimizer_state=np.zeros((4, 1))
         )
     assert not np.allclose(restarted.coef_, full.coef_, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "name", ["Momentum", "Nesterov", "AdaGrad", "RMSProp", "Adam", "AveragedSGD"]
+)
+def test_shipped_optimizers_keep_state_across_calls(name):
+    # Full batch on the whole data: N calls must be N epochs of fit, state and all.
+    # Without an intercept both run the same updates on the same parameters. (With
+    # one, partial_fit learns b' from a round-off-sized gradient, which Adam's
+    # per-coordinate normalisation turns into steps of size eta: a real difference
+    # between the two problems, not a loss of state.)
+    optimizer = getattr(optimizers, name)(sampling="batch")
+    X, y = _problem(n=120, d=3)
+    params = {
+        "optimizer": optimizer,
+        "learning_rate": "constant",
+        "eta0": 0.02,
+        "fit_intercept": False,
+    }
+    stream = GradientDescentRegressor(**params)
+    for _ in range(25):
+        stream.partial_fit(X, y)
+    full = GradientDescentRegressor(**params, max_iter=25, tol=None).fit(X, y)
+    np.testing.assert_allclose(stream.coef_, full.coef_, rtol=1e-12)
+    assert stream.t_ == full.t_ == 25
+
+
+@pytest.mark.parametrize("name", ["Momentum", "AveragedSGD"])
+def test_stochastic_optimizer_state_survives_a_failed_call(name):
+    X, y = _problem(n=100, d=3)
+
+    def make():
+        optimizer = getattr(optimizers, name)(sampling="minibatch", batch_size=10)
+        return GradientDescentRegressor(
+            optimizer=optimizer, learning_rate="constant", eta0=0.01, random_state=0
+        )
+
+    reg, twin = make(), make()
+    for est in (reg, twin):
+        est.partial_fit(X[:50], y[:50])
+    with pytest.raises(ValueError):
+        reg.partial_fit(X[50:], y[50:] * np.nan)
+    with pytest.raises(ValueError, match="diverged"):
+        reg.partial_fit(1e8 * X[50:], y[50:])
+    for est in (reg, twin):
+        est.partial_fit(X[50:], y[50:]).partial_fit(X[:50], y[:50])
+    np.testing.assert_array_equal(reg.coef_, twin.coef_)
 
 
 def test_fit_ends_the_stream_and_partial_fit_continues_from_fit():
