@@ -104,7 +104,6 @@ class InverseSqrt(Schedule):
         return float(value) if np.ndim(value) == 0 else value
 
 
-
 def _as_float(value):
     return float(value) if np.ndim(value) == 0 else value
 

@@ -23,7 +23,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from gdreg.optimizers._base import SAMPLINGS, Optimizer
 
-__all__ = ["Adam", "AdamState", "AdaGrad", "AdaGradState", "RMSProp", "RMSPropState"]
+__all__ = ["AdaGrad", "AdaGradState", "Adam", "AdamState", "RMSProp", "RMSPropState"]
 
 _COMMON_CONSTRAINTS = {
     "sampling": [StrOptions(set(SAMPLINGS))],
@@ -181,6 +181,13 @@ class RMSProp(_Adaptive):
     not guaranteed in theory; on well-conditioned full-batch problems the
     iterates still converge, because the steps shrink with the gradients.
 
+    **Accuracy.** Near the optimum :math:`\sqrt{v_t}` shrinks with the
+    gradient, so the effective step :math:`\eta / \sqrt{v_t}` grows until
+    the iterates overshoot: on an ill-conditioned problem they hover at a
+    distance set by :math:`\eta`. A larger ``eps`` bounds the effective step
+    by :math:`\eta / \epsilon`; with :math:`\epsilon \ge \eta L / 2` the rule
+    ends as gradient descent with a stable step and converges linearly.
+
     Examples
     --------
     >>> import numpy as np
@@ -273,6 +280,14 @@ class Adam(_Adaptive):
     updates. Convergence with a constant step is not guaranteed in theory;
     on well-conditioned full-batch problems the iterates converge, slowly
     (the momentum :math:`\beta_1 = 0.9` makes them spiral in).
+
+    **Accuracy.** Near the optimum :math:`\sqrt{\hat v_t}` shrinks with the
+    gradient, so the effective step :math:`\eta / \sqrt{\hat v_t}` grows
+    until the iterates overshoot: on an ill-conditioned problem they hover at
+    a distance set by :math:`\eta`, with occasional bursts. A larger ``eps``
+    bounds the effective step by :math:`\eta / \epsilon`; with
+    :math:`\epsilon \ge \eta L` the rule ends as heavy-ball momentum with a
+    stable step and converges linearly.
 
     Examples
     --------
