@@ -42,10 +42,10 @@ class AveragedSGD(Optimizer):
         Samples per update for ``"minibatch"``; ``None`` takes the
         estimator's ``batch_size``.
     start : int, default=0
-        Updates :math:`t_s` before averaging begins; >= 0. ``0`` averages
-        every iterate, like ``SGDRegressor(average=True)``; an int matches
-        ``SGDRegressor(average=start)`` (which counts samples, the same for
-        ``sampling="stochastic"``).
+        Updates :math:`t_s` left out of the average; >= 0. ``0`` averages
+        every iterate, like ``SGDRegressor(average=True)``;
+        ``SGDRegressor(average=k)``, whose average begins *at* sample ``k``,
+        is ``start=k - 1`` with ``sampling="stochastic"``.
 
     Notes
     -----
