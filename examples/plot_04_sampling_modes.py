@@ -14,8 +14,8 @@ epochs (passes over the data):
   sampling: ``InverseSqrt(1/L_max, t0=n)``, i.e. :math:`1/\\sqrt{\\text{epoch}}`).
 
 A constant stochastic step keeps the gradient noise alive: the iterates stop
-improving at a noise floor whose height grows with the step. The decaying step
-lets the noise average out.
+improving at a noise floor whose height grows with the step. A decaying step
+lowers that floor, but only as fast as the step decays.
 """
 
 # %%
@@ -72,10 +72,14 @@ disp = ConvergenceDisplay.from_estimators(models, log_scale=True)
 disp.ax_.set_title("Objective per epoch")
 
 # %%
-# The distance to the closed-form solution tells the story more directly:
-# the constant stochastic steps level off, the decaying step keeps going down,
-# and full-batch descent on this well-conditioned problem reaches round-off in
-# a handful of epochs.
+# The distance to the closed-form solution tells the story more directly. On
+# this well-conditioned problem full-batch descent reaches round-off within
+# about 15 epochs, and it is also the fastest in wall time (one pass per step,
+# vectorised). The three stochastic variants reach a few percent in the first
+# epoch and then hover: their error is set by the gradient noise, which a
+# constant step never removes and the 1/sqrt(t) step removes slowly (the step
+# falls only by a factor sqrt(20) = 4.5 over 20 epochs). Stochastic steps pay
+# off when one pass over the data is expensive, not when it is cheap.
 fig, ax = plt.subplots(layout="constrained")
 for name, model in models.items():
     errors = np.linalg.norm(model.coef_path_[1:] - coef_star, axis=1)

@@ -56,7 +56,8 @@ print("closed form:", coef_star.round(4), " intercept:", round(intercept_star, 4
 # %%
 # The distance to the closed-form solution after each chunk. The schedule
 # (``"auto"``: a step that decays as one over the square root of the number of
-# chunks seen) keeps shrinking the error as more data stream by.
+# chunks seen) lowers the error as more data stream by, noisily: each point is
+# the iterate after one more chunk of mini-batch steps.
 fig, ax = plt.subplots(layout="constrained")
 ax.semilogy(np.arange(1, len(errors) + 1), errors, marker=".")
 for boundary in range(n // chunk, len(errors), n // chunk):
