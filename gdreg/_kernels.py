@@ -1,10 +1,27 @@
 """Compiled inner loops (numba), behind the same seam as the NumPy path.
 
-Each kernel runs one epoch of per-sample or mini-batch updates in place on
-``params`` and returns the epoch's running objective. They compute exactly
+Each epoch kernel runs one epoch of per-sample or mini-batch updates in place
+on ``params`` and returns the epoch's running objective. They compute exactly
 what :meth:`gdreg._objective.LeastSquares.batch_value_and_gradient` followed
 by the optimizer's ``update`` computes, in a different summation order, so
 the two paths agree to round-off (``tests/test_kernels.py``).
+
+Three choices make them fast without ``fastmath`` (which would let LLVM
+reorder sums beyond round-off):
+
+* single-target problems (the common case) run on 1-D views, so the update
+  loops are unit-stride and vectorise;
+* the per-sample kernel fuses everything into two passes over the row: one
+  pass forms ``x_i . w``, ``x_offset . w`` (and ``||w||^2`` when penalised)
+  together, one pass applies the update, with no gradient buffer;
+* dot products use four independent partial sums, so the loop is not bound by
+  the latency of one chain of dependent additions (a different but equally
+  accurate summation order).
+
+:func:`gram_descent` runs many full-batch epochs on the sufficient
+statistics in one call, so the O(d^2) iterations of
+:class:`gdreg._objective.GramLeastSquares` do not pay Python's per-epoch
+overhead.
 
 Set ``ENABLED = False`` (tests do, through ``monkeypatch``) to force the
 readable NumPy path everywhere.
@@ -14,21 +31,182 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 ENABLED = True
 
+#: Samples ahead of the current one whose rows are prefetched.
+_PREFETCH_AHEAD = 8
+#: float64 entries per 64-byte cache line (float32 rows just get two hints per line).
+_LINE = 8
 
+#: Below this many entries of X, the one-pass helpers (column range, row norms,
+#: the compiled full-batch loop) are not worth numba's start-up cost (about half
+#: a second per process to set up, more to compile): NumPy is used instead.
+COMPILED_MIN_SIZE = 1_000_000
+
+#: Status codes returned by :func:`gram_descent`.
+RUNNING, CONVERGED, DIVERGED = 0, 1, 2
+
+
+@intrinsic
+def _prefetch(typingctx, array, index):
+    """Hint the CPU to load the cache line of ``array[index]`` (1-D, contiguous).
+
+    Samples are visited in a random order, so the hardware prefetcher cannot
+    guess the next row and each one is a cache miss; the kernels know the order
+    in advance and ask for the row a few samples early. A prefetch never
+    faults and never changes a result.
+    """
+    sig = types.void(array, index)
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        byte_ptr = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        # the intrinsic is mangled by pointer type: "p0" with opaque pointers
+        name = "llvm.prefetch.p0" if str(byte_ptr) == "ptr" else "llvm.prefetch.p0i8"
+        fnty = ir.FunctionType(ir.VoidType(), [byte_ptr, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, name)
+        address = builder.bitcast(builder.gep(ary.data, [args[1]]), byte_ptr)
+        # read access, high temporal locality, data cache
+        builder.call(fn, [address, i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _prefetch_sample(flat, y, scale, order, p, d):
+    """Prefetch row, target and weight of the sample visited at position ``p``."""
+    if p < order.shape[0]:
+        i = order[p]
+        for f in range(0, d, _LINE):
+            _prefetch(flat, i * d + f)
+        _prefetch(flat, i * d + d - 1)
+        _prefetch(y, i)
+        _prefetch(scale, i)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _dot(a, b, n, zero):
+    """``a[:n] . b[:n]`` with four partial sums (no dependency chain)."""
+    s0 = zero
+    s1 = zero
+    s2 = zero
+    s3 = zero
+    m = n - n % 4
+    for f in range(0, m, 4):
+        s0 += a[f] * b[f]
+        s1 += a[f + 1] * b[f + 1]
+        s2 += a[f + 2] * b[f + 2]
+        s3 += a[f + 3] * b[f + 3]
+    for f in range(m, n):
+        s0 += a[f] * b[f]
+    return (s0 + s1) + (s2 + s3)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _dot2(a, b, c, n, zero):
+    """``(a . c, b . c)`` over the first ``n`` entries in one pass."""
+    s0 = zero
+    s1 = zero
+    t0 = zero
+    t1 = zero
+    m = n - n % 2
+    for f in range(0, m, 2):
+        s0 += a[f] * c[f]
+        s1 += a[f + 1] * c[f + 1]
+        t0 += b[f] * c[f]
+        t1 += b[f + 1] * c[f + 1]
+    for f in range(m, n):
+        s0 += a[f] * c[f]
+        t0 += b[f] * c[f]
+    return s0 + s1, t0 + t1
+
+
+# -- single target, per sample -------------------------------------------------------
+@njit(cache=True, nogil=True)
+def _sgd_dense(X, flat, y, scale, x_off, y_off, alpha, learn_b, w, order, steps, zero):
+    """Per-sample SGD, one target: ``w`` is the (d + 1,) column of ``theta``."""
+    d = X.shape[1]
+    n = order.shape[0]
+    total = 0.0
+    for p in range(n):
+        _prefetch_sample(flat, y, scale, order, p + _PREFETCH_AHEAD, d)
+        i = order[p]
+        row = X[i]
+        xw, ow = _dot2(row, x_off, w, d, zero)
+        r = xw - ow + w[d] + y_off - y[i]
+        si = scale[i]
+        loss = 0.5 * si * r * r
+        if alpha != 0.0:
+            loss += 0.5 * alpha * _dot(w, w, d, zero)
+        total += loss
+        eta = steps[p]
+        g = si * r
+        if alpha != 0.0:
+            for f in range(d):
+                w[f] -= eta * (g * (row[f] - x_off[f]) + alpha * w[f])
+        else:
+            for f in range(d):
+                w[f] -= eta * (g * (row[f] - x_off[f]))
+        if learn_b:
+            w[d] -= eta * g
+    return total / n
+
+
+# -- single target, mini-batch -------------------------------------------------------
+@njit(cache=True, nogil=True)
+def _minibatch_dense(X, flat, y, scale, x_off, y_off, alpha, learn_b, w, order, steps, bsz, zero):
+    """Mini-batch GD, one target; centring is applied to the batch sum."""
+    d = X.shape[1]
+    n = order.shape[0]
+    grad = np.zeros(d, dtype=w.dtype)
+    total = 0.0
+    for bi in range(steps.shape[0]):
+        start = bi * bsz
+        stop = min(start + bsz, n)
+        size = stop - start
+        shift = _dot(x_off, w, d, zero) - w[d] - y_off
+        grad[:] = zero
+        sr_sum = zero
+        batch_loss = 0.0
+        for p in range(start, stop):
+            _prefetch_sample(flat, y, scale, order, p + _PREFETCH_AHEAD, d)
+            i = order[p]
+            row = X[i]
+            r = _dot(row, w, d, zero) - shift - y[i]
+            g = scale[i] * r
+            batch_loss += 0.5 * g * r
+            sr_sum += g
+            for f in range(d):
+                grad[f] += g * row[f]
+        if alpha != 0.0:
+            batch_loss += 0.5 * alpha * _dot(w, w, d, zero) * size
+        total += batch_loss
+        eta = steps[bi]
+        for f in range(d):
+            w[f] -= eta * ((grad[f] - x_off[f] * sr_sum) / size + alpha * w[f])
+        if learn_b:
+            w[d] -= eta * (sr_sum / size)
+    return total / n
+
+
+# -- any number of targets (and CSR) -------------------------------------------------
 @njit(cache=True, nogil=True)
 def _plain_epoch_dense(X, Y, scale, x_off, y_off, alpha, learn_b, theta, order, steps, bsz):
-    n, d = X.shape
+    n = order.shape[0]
+    d = X.shape[1]
     k = Y.shape[1]
     grad = np.zeros((d + 1, k), dtype=theta.dtype)
     r = np.empty(k, dtype=theta.dtype)
     shift = np.empty(k, dtype=theta.dtype)
     total = 0.0
-    n_batches = steps.shape[0]
-    for bi in range(n_batches):
+    for bi in range(steps.shape[0]):
         start = bi * bsz
         stop = min(start + bsz, n)
         size = stop - start
@@ -48,8 +226,6 @@ def _plain_epoch_dense(X, Y, scale, x_off, y_off, alpha, learn_b, theta, order, 
                     acc += X[i, f] * theta[f, j]
                 r[j] = acc - shift[j] - Y[i, j]
                 batch_loss += 0.5 * si * r[j] * r[j]
-            if si == 0.0:
-                continue
             for f in range(d):
                 xc = si * (X[i, f] - x_off[f])
                 for j in range(k):
@@ -76,15 +252,14 @@ def _plain_epoch_dense(X, Y, scale, x_off, y_off, alpha, learn_b, theta, order, 
 def _plain_epoch_csr(
     data, indices, indptr, Y, scale, x_off, y_off, alpha, learn_b, theta, order, steps, bsz
 ):
-    n = indptr.shape[0] - 1
+    n = order.shape[0]
     d = x_off.shape[0]
     k = Y.shape[1]
     grad = np.zeros((d + 1, k), dtype=theta.dtype)
     r = np.empty(k, dtype=theta.dtype)
     shift = np.empty(k, dtype=theta.dtype)
     total = 0.0
-    n_batches = steps.shape[0]
-    for bi in range(n_batches):
+    for bi in range(steps.shape[0]):
         start = bi * bsz
         stop = min(start + bsz, n)
         size = stop - start
@@ -95,6 +270,7 @@ def _plain_epoch_csr(
             shift[j] = acc - theta[d, j] - y_off[j]
         grad[:, :] = 0.0
         batch_loss = 0.0
+        sr_sum = np.zeros(k)
         for p in range(start, stop):
             i = order[p]
             si = scale[i]
@@ -104,20 +280,19 @@ def _plain_epoch_csr(
                     acc += data[q] * theta[indices[q], j]
                 r[j] = acc - shift[j] - Y[i, j]
                 batch_loss += 0.5 * si * r[j] * r[j]
-            if si == 0.0:
-                continue
-            # centred row = sparse row - x_off: the dense part first, then the nonzeros
-            for f in range(d):
-                xc = -si * x_off[f]
-                for j in range(k):
-                    grad[f, j] += xc * r[j]
+                sr_sum[j] += si * r[j]
             for q in range(indptr[i], indptr[i + 1]):
                 xq = si * data[q]
                 f = indices[q]
                 for j in range(k):
                     grad[f, j] += xq * r[j]
+        # the centred row is the sparse row minus x_off: its dense part is applied
+        # once per batch (sum of s_i r_i times x_off), keeping the pass O(nnz)
+        for f in range(d):
             for j in range(k):
-                grad[d, j] += si * r[j]
+                grad[f, j] -= x_off[f] * sr_sum[j]
+        for j in range(k):
+            grad[d, j] = sr_sum[j]
         penalty = 0.0
         if alpha != 0.0:
             for f in range(d):
@@ -144,7 +319,7 @@ def plain_epoch(data, theta, order, steps, batch_size) -> float:
     theta : ndarray of shape (n_features + 1, n_targets)
         Parameters, C-contiguous; updated in place.
     order : ndarray of int64
-        Sample visiting order.
+        Sample visiting order (one epoch: every sample once).
     steps : ndarray
         Step size of each update of the epoch.
     batch_size : int
@@ -154,10 +329,35 @@ def plain_epoch(data, theta, order, steps, batch_size) -> float:
     -------
     float
         Mean over the epoch of the objective on each batch before its update.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gdreg._objective import LeastSquares
+    >>> X, y = np.array([[1.0], [2.0], [3.0]]), np.array([[2.0], [4.0], [6.0]])
+    >>> ls = LeastSquares(X, y, None, alpha=0.0, x_offset=np.zeros(1),
+    ...                   y_offset=np.zeros(1), learn_intercept=False)
+    >>> theta = np.zeros((2, 1))
+    >>> loss = plain_epoch(ls.stochastic_data(), theta, np.arange(3), np.full(3, 0.1), 1)
+    >>> theta[:, 0].round(4)  # w: 0.2, then 0.92, then 1.892
+    array([1.892, 0.   ])
     """
     X = data.X
-    alpha = theta.dtype.type(data.alpha)
-    steps = steps.astype(theta.dtype, copy=False)
+    dtype = theta.dtype
+    alpha = dtype.type(data.alpha)
+    steps = np.ascontiguousarray(steps, dtype=dtype)
+    zero = dtype.type(0)
+    if not sp.issparse(X) and theta.shape[1] == 1 and X.flags.c_contiguous:
+        # one target: 1-D views (no copies) so that the update loops vectorise
+        w = theta[:, 0]
+        y = data.Y[:, 0]
+        y_off = dtype.type(data.y_offset[0])
+        flat = X.reshape(-1)  # a view: X is C-contiguous
+        args = (X, flat, y, data.scale, data.x_offset, y_off, alpha, data.learn_intercept, w)
+        args = (*args, order)
+        if batch_size == 1:
+            return float(_sgd_dense(*args, steps, zero))
+        return float(_minibatch_dense(*args, steps, batch_size, zero))
     if sp.issparse(X):
         return float(
             _plain_epoch_csr(
@@ -189,5 +389,205 @@ def plain_epoch(data, theta, order, steps, batch_size) -> float:
             order,
             steps,
             batch_size,
+        )
+    )
+
+
+# -- full batch on the sufficient statistics -----------------------------------------
+@njit(cache=True, nogil=True)
+def _gram_product(gram_t, w, out, d, k):
+    """``out = G @ w[:d]`` as a sum of scaled rows of ``G^T`` (unit stride, vectorises)."""
+    out[:, :] = 0.0
+    for f2 in range(d):
+        for j in range(k):
+            wf = w[f2, j]
+            for f in range(d):
+                out[f, j] += gram_t[f2, f] * wf
+
+
+@njit(cache=True, nogil=True)
+def _gram_descent(
+    gram_t, xty, yty_sum, x_off, alpha, theta, steps, eta_ref, tol, limit, losses, changes
+):
+    d, k = xty.shape
+    gw = np.zeros((d, k), dtype=theta.dtype)
+    _gram_product(gram_t, theta, gw, d, k)
+    for e in range(steps.shape[0]):
+        eta = steps[e]
+        coef_change = 0.0
+        intercept_change = 0.0
+        for j in range(k):
+            moved = 0.0
+            for f in range(d):
+                # the update GradientDescent makes: theta + (-eta * grad)
+                new = theta[f, j] + (-eta * (gw[f, j] - xty[f, j] + alpha * theta[f, j]))
+                delta = new - theta[f, j]
+                theta[f, j] = new
+                coef_change += delta * delta
+                moved += x_off[f] * delta
+            intercept_change += moved * moved
+        _gram_product(gram_t, theta, gw, d, k)
+        # J = (yty - 2 w.q + w.Gw) / 2 + alpha |w|^2 / 2, as GramLeastSquares computes it
+        cross = 0.0
+        quad = 0.0
+        norm = 0.0
+        for f in range(d):
+            for j in range(k):
+                cross += theta[f, j] * xty[f, j]
+                quad += theta[f, j] * gw[f, j]
+                norm += theta[f, j] * theta[f, j]
+        value = 0.5 * (yty_sum - 2.0 * cross + quad) + 0.5 * alpha * norm
+        change = np.sqrt(coef_change + intercept_change)
+        change = change * (eta_ref / eta) if eta > 0 else np.inf
+        losses[e] = value
+        changes[e] = change
+        if not (np.isfinite(value) and np.isfinite(coef_change) and value <= limit):
+            return e + 1, DIVERGED
+        if tol >= 0.0 and change < tol:
+            return e + 1, CONVERGED
+    return steps.shape[0], RUNNING
+
+
+def gram_descent(objective, theta, steps, *, eta_ref, tol, limit):
+    """Full-batch gradient descent epochs on the sufficient statistics, in one call.
+
+    Makes, for each step ``eta`` in ``steps``, the update ``theta -= eta *
+    grad J(theta)`` that :class:`~gdreg.optimizers.GradientDescent` makes on
+    :class:`~gdreg._objective.GramLeastSquares`, and evaluates the loop's
+    stopping rule and divergence test after each one, stopping at the first
+    epoch that meets either.
+
+    Parameters
+    ----------
+    objective : GramLeastSquares
+        Sufficient statistics (``gram``, ``xty``, ``yty``), offsets and ``alpha``.
+    theta : ndarray of shape (n_features + 1, n_targets)
+        Parameters, C-contiguous; updated in place (the intercept row stays).
+    steps : ndarray
+        Step size of each epoch to run at most.
+    eta_ref : float
+        The schedule's first step (the stopping rule rescales by ``eta_ref / eta``).
+    tol : float or None
+        Stopping tolerance; ``None`` never stops early.
+    limit : float
+        Objective values above this mean divergence.
+
+    Returns
+    -------
+    epochs : int
+        Epochs run (the last one is the one that stopped the run, if any).
+    status : int
+        ``RUNNING`` (steps exhausted), ``CONVERGED`` or ``DIVERGED``.
+    losses, changes : ndarray of shape (epochs,)
+        Objective after each epoch and the stopping quantity of each epoch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gdreg._objective import GramLeastSquares
+    >>> X = np.array([[0.0], [1.0], [2.0]]); Y = np.array([[1.0], [3.0], [5.0]])
+    >>> obj = GramLeastSquares(X, Y, None, alpha=0.0, x_offset=X.mean(0), y_offset=Y.mean(0))
+    >>> theta = np.zeros((2, 1))
+    >>> epochs, status, losses, changes = gram_descent(
+    ...     obj, theta, np.full(100, 1.0), eta_ref=1.0, tol=1e-12, limit=1e10)
+    >>> status == CONVERGED, round(float(theta[0, 0]), 8)
+    (True, 2.0)
+    """
+    dtype = theta.dtype
+    d = objective.n_features
+    losses = np.empty(len(steps))
+    changes = np.empty(len(steps))
+    epochs, status = _gram_descent(
+        np.ascontiguousarray(objective.gram.T, dtype=dtype),
+        np.ascontiguousarray(objective.xty, dtype=dtype),
+        float(np.sum(objective.yty)),
+        np.ascontiguousarray(objective.x_offset[:d], dtype=dtype),
+        dtype.type(objective.alpha),
+        theta,
+        np.ascontiguousarray(steps, dtype=dtype),
+        float(eta_ref),
+        -1.0 if tol is None else float(tol),
+        float(limit),
+        losses,
+        changes,
+    )
+    return int(epochs), int(status), losses[:epochs], changes[:epochs]
+
+
+# -- one-pass summaries of X ---------------------------------------------------------
+@njit(cache=True, nogil=True)
+def _column_range(X):
+    n, d = X.shape
+    low = X[0].copy()
+    high = X[0].copy()
+    for i in range(1, n):
+        row = X[i]
+        # element-wise over the row, so it vectorises (no reduction across f)
+        for f in range(d):
+            v = row[f]
+            low[f] = v if v < low[f] else low[f]
+            high[f] = v if v > high[f] else high[f]
+    return low, high
+
+
+def worth_compiling(n_entries: int) -> bool:
+    """Whether a pass over this many entries should use a compiled helper."""
+    return ENABLED and n_entries >= COMPILED_MIN_SIZE
+
+
+def column_range(X):
+    """Column-wise ``(min, max)`` of a dense 2-D array in one pass, without a copy.
+
+    NumPy's ``X.min(axis=0)`` and ``X.max(axis=0)`` take one pass each and,
+    for C-ordered data, one ufunc call per row.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> low, high = column_range(np.array([[1.0, 5.0], [3.0, -2.0]]))
+    >>> low, high
+    (array([ 1., -2.]), array([3., 5.]))
+    """
+    X = np.asarray(X)
+    if X.shape[0] == 0:
+        return X.min(axis=0), X.max(axis=0)  # NumPy's error for an empty reduction
+    return _column_range(X)
+
+
+@njit(cache=True, nogil=True)
+def _max_scaled_row_norm(X, offset, scale, plus, zero):
+    n, d = X.shape
+    best = 0.0
+    for i in range(n):
+        row = X[i]
+        acc = zero
+        for f in range(d):
+            t = row[f] - offset[f]
+            acc += t * t
+        value = scale[i] * (acc + plus)
+        best = value if value > best else best
+    return best
+
+
+def max_scaled_row_norm(X, offset, scale, plus: float = 0.0) -> float:
+    """``max_i scale_i (||x_i - offset||^2 + plus)`` in one pass over dense ``X``.
+
+    Nothing of size ``n`` is allocated.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[1.0, 1.0], [3.0, 1.0]])
+    >>> max_scaled_row_norm(X, np.array([1.0, 0.0]), np.array([1.0, 0.5]))
+    2.5
+    """
+    dtype = X.dtype
+    return float(
+        _max_scaled_row_norm(
+            X,
+            np.asarray(offset, dtype=dtype),
+            np.asarray(scale, dtype=np.float64),
+            float(plus),
+            dtype.type(0),
         )
     )

@@ -26,6 +26,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from gdreg import _kernels
+from gdreg._objective import GramLeastSquares
+from gdreg.optimizers._gd import GradientDescent
 from gdreg.schedules import Constant, InverseSqrt, as_schedule, steps_for
 
 #: A run whose objective grows past this multiple of its reference value diverged.
@@ -214,9 +217,20 @@ def run(
         if sampling == "batch":
             value, grad = objective.value_and_gradient(params)
         else:
-            value = objective.value(params) if n else 0.0
+            # J(0) is half the weighted sum of squares of the centred targets,
+            # which objective_yty gives without a pass over X
+            if not n:
+                value = 0.0
+            elif not np.any(params):
+                value = 0.5 * float(np.sum(objective_yty(objective)))
+            else:
+                value = objective.value(params)
             data = objective.stochastic_data()
         reference = max(value, 0.5 * float(np.sum(objective_yty(objective))))
+        if _compiled_gram_applies(objective, optimizer, record_path, verbose, epoch_callback):
+            return _run_gram_compiled(
+                objective, optimizer, schedule, params, state, max_iter, tol, t0, eta_ref, reference
+            )
         epoch = 0
         for epoch in range(1, max_iter + 1):
             steps = steps_for(schedule, t + 1, n_updates, dtype=params.dtype)
@@ -249,11 +263,7 @@ def run(
                 and np.all(np.isfinite(new_intercept))
                 and value <= _DIVERGENCE_FACTOR * reference + np.finfo(float).tiny
             ):
-                raise ValueError(
-                    f"The iterates diverged at epoch {epoch}: the learning rate is too large. "
-                    f"{stable_step_message(objective, optimizer)}; use learning_rate='auto' "
-                    "or a smaller eta0."
-                )
+                raise _divergence_error(epoch, objective, optimizer)
             coef, intercept = new_coef, new_intercept
             losses.append(value)
             changes.append(change)
@@ -292,6 +302,69 @@ def run(
         change_curve=np.asarray(changes, dtype=np.float64),
         coef_path=coef_path,
         intercept_path=intercept_path,
+    )
+
+
+def _divergence_error(epoch, objective, optimizer) -> ValueError:
+    return ValueError(
+        f"The iterates diverged at epoch {epoch}: the learning rate is too large. "
+        f"{stable_step_message(objective, optimizer)}; use learning_rate='auto' "
+        "or a smaller eta0."
+    )
+
+
+#: Epochs handed to the compiled full-batch loop per call (bounds the step array).
+_GRAM_EPOCH_CHUNK = 4096
+
+
+def _compiled_gram_applies(objective, optimizer, record_path, verbose, epoch_callback) -> bool:
+    """Whether plain full-batch GD on ``GramLeastSquares`` can run in compiled code.
+
+    Its epochs cost O(d^2), so Python's per-epoch overhead would dominate; the
+    compiled loop makes the same updates and applies the same stopping and
+    divergence rules. Anything that needs to look at every epoch (paths,
+    printing, callbacks) or another update rule keeps the generic loop.
+    """
+    return (
+        type(optimizer) is GradientDescent  # exactly theta - eta * grad, no state
+        and isinstance(objective, GramLeastSquares)
+        and _kernels.worth_compiling(objective.n_samples * objective.n_features)
+        and not objective.learn_intercept
+        and not record_path
+        and not verbose
+        and epoch_callback is None
+    )
+
+
+def _run_gram_compiled(
+    objective, optimizer, schedule, params, state, max_iter, tol, t0, eta_ref, reference
+):
+    """The batch branch of :func:`run` for :func:`_compiled_gram_applies` cases."""
+    limit = _DIVERGENCE_FACTOR * reference + np.finfo(float).tiny
+    losses, changes = [], []
+    t, status, epoch = t0, _kernels.RUNNING, 0
+    while epoch < max_iter and status == _kernels.RUNNING:
+        count = min(_GRAM_EPOCH_CHUNK, max_iter - epoch)
+        steps = steps_for(schedule, t + 1, count, dtype=params.dtype)
+        done, status, chunk_losses, chunk_changes = _kernels.gram_descent(
+            objective, params, steps, eta_ref=eta_ref, tol=tol, limit=limit
+        )
+        losses.append(chunk_losses)
+        changes.append(chunk_changes)
+        epoch += done
+        t += done
+    if status == _kernels.DIVERGED:
+        raise _divergence_error(epoch, objective, optimizer)
+    return LoopResult(
+        params=optimizer.output(params, state),
+        state=state,
+        n_iter=epoch,
+        n_updates=t - t0,
+        converged=status == _kernels.CONVERGED,
+        loss_curve=np.concatenate(losses),
+        change_curve=np.concatenate(changes),
+        coef_path=None,
+        intercept_path=None,
     )
 
 

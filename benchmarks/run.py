@@ -1,0 +1,517 @@
+"""gdreg against its peers: one Markdown table of side-by-side timings.
+
+Usage::
+
+    python benchmarks/run.py                 # full sizes (1e6 x 100, needs ~4 GB)
+    python benchmarks/run.py --quick         # small sizes, under a minute
+    python benchmarks/run.py --json out.json --plot time_vs_n.png
+
+Every comparison is timed *interleaved*: one warm-up call of each method,
+then ``--rounds`` rounds of ``A B [C]`` in turn, so that a change in the
+machine's load hits every method alike. The table reports medians and the
+ratio gdreg / peer (below 1 means gdreg is faster). "rel. err." is
+``max |coef - coef_ne| / max |coef_ne|`` against :func:`gdreg.normal_equation`
+on the same data; for the one-epoch cases it measures how far one epoch gets,
+not a defect.
+
+The cases are the ones of the performance issue:
+
+1. full batch to convergence, vs ``LinearRegression().fit`` and vs the floor
+   (``X.T @ X``, ``X.T @ y`` and a Cholesky solve), on well-conditioned and
+   AR(1)-correlated (rho = 0.9) features, float64 and float32;
+2. one epoch of per-sample SGD vs ``SGDRegressor(max_iter=1, tol=None,
+   penalty=None)``;
+3. one epoch of mini-batch (256) vs ``SGDRegressor`` and vs one full gradient
+   ``X.T @ (X @ w - y)``;
+4. the peak memory of ``fit`` above the data (tracemalloc, which sees every
+   NumPy allocation) relative to ``X.nbytes``, vs ``LinearRegression``;
+
+plus the first ``fit`` in a fresh process, with an empty numba cache (the
+kernels compile) and with the on-disk cache a previous process left.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+import warnings
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import scipy.linalg
+import sklearn
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LinearRegression, SGDRegressor
+from threadpoolctl import threadpool_info
+
+import gdreg
+from gdreg import GradientDescentRegressor, normal_equation
+
+SIZES = {
+    "full": {
+        "batch": (1_000_000, 100),
+        "sgd": [(1_000_000, 100), (100_000, 10)],
+        "minibatch": (1_000_000, 100),
+        "memory": (1_000_000, 100),
+        "sweep": [10_000, 30_000, 100_000, 300_000, 1_000_000],
+        "sweep_d": 100,
+    },
+    "quick": {
+        "batch": (50_000, 50),
+        "sgd": [(50_000, 50), (20_000, 10)],
+        "minibatch": (50_000, 50),
+        "memory": (20_000, 50),
+        "sweep": [2_000, 10_000, 50_000],
+        "sweep_d": 50,
+    },
+}
+#: Full batch "to convergence": tight enough that the fit matches the normal
+#: equation to ~1e-9 relative on the AR(1) design.
+BATCH_TOL = 1e-10
+BATCH_MAX_ITER = 100_000
+
+
+@dataclass
+class Row:
+    """One line of the table: gdreg against one peer, timed in the same rounds."""
+
+    case: str
+    data: str
+    gdreg: str
+    peer: str
+    gdreg_times: list = field(default_factory=list)
+    peer_times: list = field(default_factory=list)
+    gdreg_err: float | None = None
+    peer_err: float | None = None
+    target: str = ""
+    unit: str = "s"
+
+    @property
+    def gdreg_median(self) -> float:
+        return statistics.median(self.gdreg_times)
+
+    @property
+    def peer_median(self) -> float:
+        return statistics.median(self.peer_times)
+
+    @property
+    def ratio(self) -> float:
+        return self.gdreg_median / self.peer_median
+
+
+# -- data -----------------------------------------------------------------------------
+def make_data(n: int, d: int, *, rho: float = 0.0, dtype=np.float64, seed: int = 0):
+    """``y = X w + 0.1 noise`` with standard normal features, AR(1)-correlated when rho > 0."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    if rho:
+        # x_j = rho x_{j-1} + sqrt(1 - rho^2) e_j keeps unit variance, corr(x_i, x_j) = rho^|i-j|
+        for j in range(1, d):
+            X[:, j] *= np.sqrt(1.0 - rho**2)
+            X[:, j] += rho * X[:, j - 1]
+    w = rng.standard_normal(d)
+    y = X @ w + 1.0 + 0.1 * rng.standard_normal(n)
+    if dtype != np.float64:
+        X, y = X.astype(dtype), y.astype(dtype)
+    return X, y
+
+
+def describe(X, rho: float = 0.0) -> str:
+    n, d = X.shape
+    kind = f"AR(1) {rho}" if rho else "iid"
+    return f"{n:,} x {d} {X.dtype.name} {kind}"
+
+
+def relative_error(coef, reference) -> float:
+    coef = np.asarray(coef, dtype=np.float64).ravel()
+    reference = np.asarray(reference, dtype=np.float64).ravel()
+    return float(np.max(np.abs(coef - reference)) / np.max(np.abs(reference)))
+
+
+# -- timing ---------------------------------------------------------------------------
+def interleaved(methods: dict, rounds: int) -> tuple[dict, dict]:
+    """Warm each method up once, then time ``rounds`` rounds of all methods in turn.
+
+    Returns the per-method lists of seconds and each warm-up's result.
+    """
+    results = {name: f() for name, f in methods.items()}
+    times = {name: [] for name in methods}
+    for _ in range(rounds):
+        for name, f in methods.items():
+            start = time.perf_counter()
+            f()
+            times[name].append(time.perf_counter() - start)
+    return times, results
+
+
+def quiet(f):
+    """Run ``f`` without the ConvergenceWarning of deliberately short fits."""
+
+    def wrapped():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return f()
+
+    return wrapped
+
+
+# -- the methods ----------------------------------------------------------------------
+def gdreg_fit(X, y, **params):
+    return quiet(lambda: GradientDescentRegressor(**params).fit(X, y).coef_)
+
+
+def linear_regression(X, y):
+    return lambda: LinearRegression().fit(X, y).coef_
+
+
+def floor_solve(X, y):
+    """The least work any full-batch solver does: X^T X, X^T y, one Cholesky solve."""
+
+    def solve():
+        n = X.shape[0]
+        mean = X.sum(axis=0) / n
+        gram = X.T @ X - n * np.outer(mean, mean)
+        xty = X.T @ y - mean * y.sum()
+        return scipy.linalg.cho_solve(scipy.linalg.cho_factor(gram), xty)
+
+    return solve
+
+
+def sgd_regressor(X, y):
+    return quiet(
+        lambda: SGDRegressor(max_iter=1, tol=None, penalty=None, random_state=0).fit(X, y).coef_
+    )
+
+
+def full_gradient(X, y):
+    w = np.zeros(X.shape[1], dtype=X.dtype)
+    return lambda: X.T @ (X @ w - y)
+
+
+# -- the cases ------------------------------------------------------------------------
+def case_batch(sizes, rounds) -> list[Row]:
+    n, d = sizes["batch"]
+    rows = []
+    for rho, dtype in ((0.0, np.float64), (0.9, np.float64), (0.0, np.float32)):
+        X, y = make_data(n, d, rho=rho, dtype=dtype)
+        reference = normal_equation(X, y)[0]
+        methods = {
+            "gdreg": gdreg_fit(X, y, tol=BATCH_TOL, max_iter=BATCH_MAX_ITER),
+            "LinearRegression": linear_regression(X, y),
+            "floor": floor_solve(X, y),
+        }
+        times, coefs = interleaved(methods, rounds)
+        errors = {name: relative_error(c, reference) for name, c in coefs.items()}
+        for peer, target in (("LinearRegression", "<= 0.25"), ("floor", "<= 1.5")):
+            rows.append(
+                Row(
+                    "1 full batch",
+                    describe(X, rho),
+                    "fit (batch, to convergence)",
+                    peer,
+                    times["gdreg"],
+                    times[peer],
+                    errors["gdreg"],
+                    errors[peer],
+                    target,
+                )
+            )
+        del X, y
+    return rows
+
+
+def case_sgd(sizes, rounds) -> list[Row]:
+    rows = []
+    for (n, d), target in zip(sizes["sgd"], ("<= 0.75", "<= 0.5"), strict=True):
+        X, y = make_data(n, d, seed=1)
+        reference = normal_equation(X, y)[0]
+        methods = {
+            "gdreg": gdreg_fit(X, y, optimizer="stochastic", max_iter=1, tol=None, random_state=0),
+            "SGDRegressor": sgd_regressor(X, y),
+        }
+        times, coefs = interleaved(methods, rounds)
+        rows.append(
+            Row(
+                "2 per-sample SGD",
+                describe(X),
+                "fit, 1 epoch, step 'auto'",
+                "SGDRegressor 1 epoch",
+                times["gdreg"],
+                times["SGDRegressor"],
+                relative_error(coefs["gdreg"], reference),
+                relative_error(coefs["SGDRegressor"], reference),
+                target,
+            )
+        )
+    return rows
+
+
+def case_minibatch(sizes, rounds) -> list[Row]:
+    n, d = sizes["minibatch"]
+    X, y = make_data(n, d, seed=2)
+    reference = normal_equation(X, y)[0]
+    minibatch = dict(optimizer="minibatch", batch_size=256, max_iter=1, tol=None, random_state=0)
+    methods = {
+        # the epoch itself: a given step, as SGDRegressor's default schedule is
+        "gdreg": gdreg_fit(X, y, learning_rate="constant", eta0=0.01, **minibatch),
+        # what learning_rate="auto" adds: L from one pass forming X^T X
+        "gdreg auto": gdreg_fit(X, y, **minibatch),
+        "SGDRegressor": sgd_regressor(X, y),
+        "full gradient": full_gradient(X, y),
+    }
+    times, coefs = interleaved(methods, rounds)
+    rows = []
+    for ours, peer, target in (
+        ("gdreg", "SGDRegressor", "<= 0.6"),
+        ("gdreg", "full gradient", "<= 3"),
+        ("gdreg auto", "full gradient", ""),
+    ):
+        rows.append(
+            Row(
+                "3 mini-batch 256",
+                describe(X),
+                "fit, 1 epoch, " + ("step 'auto'" if ours == "gdreg auto" else "eta0=0.01"),
+                "SGDRegressor 1 epoch" if peer == "SGDRegressor" else "X.T @ (X @ w - y)",
+                times[ours],
+                times[peer],
+                relative_error(coefs[ours], reference),
+                relative_error(coefs[peer], reference) if peer == "SGDRegressor" else None,
+                target,
+            )
+        )
+    return rows
+
+
+def peak_extra_memory(f) -> int:
+    """Peak bytes NumPy and Python allocate while ``f`` runs (tracemalloc)."""
+    tracemalloc.start()
+    try:
+        f()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def case_memory(sizes) -> list[Row]:
+    n, d = sizes["memory"]
+    X, y = make_data(n, d, seed=3)
+    peer = peak_extra_memory(linear_regression(X, y)) / X.nbytes
+    rows = []
+    for optimizer in ("batch", "stochastic", "minibatch"):
+        fit = gdreg_fit(X, y, optimizer=optimizer, max_iter=2, tol=None, random_state=0)
+        fit()  # compile first: numba's own allocations are not the fit's
+        ours = peak_extra_memory(fit) / X.nbytes
+        rows.append(
+            Row(
+                "4 peak memory",
+                describe(X),
+                f"fit ({optimizer})",
+                "LinearRegression",
+                [ours],
+                [peer],
+                target="<= 0.1 (gdreg)",
+                unit="x X.nbytes",
+            )
+        )
+    return rows
+
+
+# -- first fit in a fresh process -----------------------------------------------------
+_COLD_SCRIPT = """
+import time, warnings
+start = time.perf_counter()
+import numpy as np
+from gdreg import GradientDescentRegressor
+imported = time.perf_counter()
+rng = np.random.default_rng(0)
+X = rng.standard_normal((2000, 10)); y = X @ rng.standard_normal(10)
+warnings.simplefilter("ignore")
+t0 = time.perf_counter()
+GradientDescentRegressor(optimizer={optimizer!r}, max_iter=2).fit(X, y)
+print(imported - start, time.perf_counter() - t0)
+"""
+
+
+def first_fit(optimizer: str, cache_dir: str) -> tuple[float, float]:
+    """(import seconds, first-fit seconds) of a fresh interpreter using ``cache_dir``."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+    out = subprocess.run(
+        [sys.executable, "-c", _COLD_SCRIPT.format(optimizer=optimizer)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    imported, fitted = map(float, out.stdout.split())
+    return imported, fitted
+
+
+def case_first_fit() -> list[dict]:
+    rows = []
+    for optimizer in ("batch", "stochastic", "minibatch"):
+        with tempfile.TemporaryDirectory() as cache:
+            cold = first_fit(optimizer, cache)  # empty cache: numba compiles and saves
+            warm = first_fit(optimizer, cache)  # a later process loads the saved code
+        rows.append(
+            {
+                "optimizer": optimizer,
+                "import_s": cold[0],
+                "cold_s": cold[1],
+                "warm_import_s": warm[0],
+                "warm_s": warm[1],
+            }
+        )
+    return rows
+
+
+# -- time vs n ------------------------------------------------------------------------
+def sweep(sizes, rounds) -> dict:
+    """Median seconds of each method at each n (d fixed), for the plot."""
+    d = sizes["sweep_d"]
+    curves: dict[str, list[float]] = {}
+    for n in sizes["sweep"]:
+        X, y = make_data(n, d, seed=4)
+        methods = {
+            "gdreg batch (to convergence)": gdreg_fit(X, y, tol=BATCH_TOL, max_iter=BATCH_MAX_ITER),
+            "LinearRegression": linear_regression(X, y),
+            "floor (X^T X + Cholesky)": floor_solve(X, y),
+            "gdreg stochastic (1 epoch)": gdreg_fit(
+                X, y, optimizer="stochastic", max_iter=1, tol=None, random_state=0
+            ),
+            "SGDRegressor (1 epoch)": sgd_regressor(X, y),
+        }
+        times, _ = interleaved(methods, rounds)
+        for name, seconds in times.items():
+            curves.setdefault(name, []).append(statistics.median(seconds))
+    return {"n": list(sizes["sweep"]), "d": d, "seconds": curves}
+
+
+def plot(curves: dict, path: str, header: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    styles = {"gdreg": "-", "LinearRegression": "--", "floor": ":", "SGDRegressor": "--"}
+    for name, seconds in curves["seconds"].items():
+        style = next((s for key, s in styles.items() if name.startswith(key)), "-")
+        ax.loglog(curves["n"], seconds, style, marker="o", label=name)
+    ax.set_xlabel("n_samples")
+    ax.set_ylabel("median seconds")
+    ax.set_title(f"fit time vs n (d = {curves['d']}, float64, {header['blas']})", fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+# -- report ---------------------------------------------------------------------------
+def machine() -> dict:
+    blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    numpy_blas = next((i for i in blas if "numpy" in i.get("filepath", "")), {})
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {
+        "blas": f"{numpy_blas.get('internal_api', '?')} {numpy_blas.get('version', '')} "
+        f"{numpy_blas.get('architecture', '')}, {numpy_blas.get('num_threads', '?')} threads",
+        "cpu": f"{cpu}, {os.cpu_count()} logical CPUs",
+        "versions": f"python {platform.python_version()}, numpy {np.__version__}, "
+        f"scipy {scipy.__version__}, scikit-learn {sklearn.__version__}, "
+        f"numba {_numba_version()}, gdreg {gdreg.__version__}",
+        "load_average_start": os.getloadavg()[0],
+    }
+
+
+def _numba_version() -> str:
+    import numba
+
+    return numba.__version__
+
+
+def markdown(rows: list[Row], first: list[dict], header: dict, rounds: int) -> str:
+    lines = [
+        f"BLAS: {header['blas']} | CPU: {header['cpu']}",
+        f"{header['versions']}",
+        f"{rounds} interleaved rounds after a warm-up, medians; load average "
+        f"{header['load_average_start']:.1f} at start, {header['load_average_end']:.1f} at end",
+        "",
+        "| case | data | gdreg | peer | gdreg | peer | ratio | target | gdreg rel. err. "
+        "| peer rel. err. |",
+        "|---|---|---|---|---:|---:|---:|---|---:|---:|",
+    ]
+    for r in rows:
+        if r.unit == "s":
+            ours, theirs = f"{r.gdreg_median:.4g} s", f"{r.peer_median:.4g} s"
+        else:
+            ours, theirs = f"{r.gdreg_median:.3f} x", f"{r.peer_median:.3f} x"
+        lines.append(
+            f"| {r.case} | {r.data} | {r.gdreg} | {r.peer} | {ours} | {theirs} | "
+            f"{r.ratio:.3f} | {r.target} | {_err(r.gdreg_err)} | {_err(r.peer_err)} |"
+        )
+    for f in first:
+        lines.append(
+            f"| 5 first fit, fresh process | 2,000 x 10 | fit ({f['optimizer']}), "
+            f"empty numba cache | same, cache on disk | {f['cold_s']:.3g} s | "
+            f"{f['warm_s']:.3g} s | {f['cold_s'] / f['warm_s']:.1f} | < 2 s | | |"
+        )
+    return "\n".join(lines)
+
+
+def _err(value) -> str:
+    return "" if value is None else f"{value:.1e}"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (under a minute)")
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds after the warm-up")
+    parser.add_argument("--json", metavar="PATH", help="write every measurement as JSON")
+    parser.add_argument("--plot", metavar="PATH", help="run the n sweep and save the plot")
+    args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be >= 1")
+    sizes = SIZES["quick" if args.quick else "full"]
+    header = machine()
+
+    rows = case_batch(sizes, args.rounds)
+    rows += case_sgd(sizes, args.rounds)
+    rows += case_minibatch(sizes, args.rounds)
+    rows += case_memory(sizes)
+    first = case_first_fit()
+    curves = sweep(sizes, max(3, args.rounds // 2)) if args.plot else None
+    header["load_average_end"] = os.getloadavg()[0]
+
+    print(markdown(rows, first, header, args.rounds))
+    if args.plot:
+        plot(curves, args.plot, header)
+        print(f"\nplot written to {args.plot}")
+    if args.json:
+        record = {
+            "machine": header,
+            "quick": args.quick,
+            "rounds": args.rounds,
+            "rows": [dict(asdict(r), ratio=r.ratio) for r in rows],
+            "first_fit": first,
+            "sweep": curves,
+        }
+        with open(args.json, "w") as f:
+            json.dump(record, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
