@@ -211,7 +211,7 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
             Training data; never copied (sparse input is used as CSR). A
             ``dask.array`` (or dask DataFrame) is fitted on its cluster from
             sufficient statistics computed in one distributed pass, full-batch
-            optimizer only (see :mod:`gdreg._dask` and the "Scaling out" page).
+            optimizer only (see the "Scaling out" page of the documentation).
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Targets.
         sample_weight : array-like of shape (n_samples,), default=None
