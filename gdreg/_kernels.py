@@ -79,7 +79,7 @@ def _prefetch(typingctx, array, index):
     return sig, codegen
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _prefetch_sample(flat, y, scale, order, p, d):
     """Prefetch row, target and weight of the sample visited at position ``p``."""
     if p < order.shape[0]:
@@ -91,7 +91,7 @@ def _prefetch_sample(flat, y, scale, order, p, d):
         _prefetch(scale, i)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _dot(a, b, n, zero):
     """``a[:n] . b[:n]`` with four partial sums (no dependency chain)."""
     s0 = zero
@@ -109,7 +109,7 @@ def _dot(a, b, n, zero):
     return (s0 + s1) + (s2 + s3)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _dot2(a, b, c, n, zero):
     """``(a . c, b . c)`` over the first ``n`` entries in one pass."""
     s0 = zero
@@ -552,42 +552,3 @@ def column_range(X):
     if X.shape[0] == 0:
         return X.min(axis=0), X.max(axis=0)  # NumPy's error for an empty reduction
     return _column_range(X)
-
-
-@njit(cache=True, nogil=True)
-def _max_scaled_row_norm(X, offset, scale, plus, zero):
-    n, d = X.shape
-    best = 0.0
-    for i in range(n):
-        row = X[i]
-        acc = zero
-        for f in range(d):
-            t = row[f] - offset[f]
-            acc += t * t
-        value = scale[i] * (acc + plus)
-        best = value if value > best else best
-    return best
-
-
-def max_scaled_row_norm(X, offset, scale, plus: float = 0.0) -> float:
-    """``max_i scale_i (||x_i - offset||^2 + plus)`` in one pass over dense ``X``.
-
-    Nothing of size ``n`` is allocated.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> X = np.array([[1.0, 1.0], [3.0, 1.0]])
-    >>> max_scaled_row_norm(X, np.array([1.0, 0.0]), np.array([1.0, 0.5]))
-    2.5
-    """
-    dtype = X.dtype
-    return float(
-        _max_scaled_row_norm(
-            X,
-            np.asarray(offset, dtype=dtype),
-            np.asarray(scale, dtype=np.float64),
-            float(plus),
-            dtype.type(0),
-        )
-    )

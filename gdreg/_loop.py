@@ -214,26 +214,27 @@ def run(
     t = t0
 
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        half_yty = 0.5 * float(np.sum(objective_yty(objective)))
         if sampling == "batch":
             value, grad = objective.value_and_gradient(params)
         else:
-            # J(0) is half the weighted sum of squares of the centred targets,
-            # which objective_yty gives without a pass over X
+            # J(0) is half the weighted sum of squares of the centred targets:
+            # no pass over X is needed for the usual start from zero
             if not n:
                 value = 0.0
             elif not np.any(params):
-                value = 0.5 * float(np.sum(objective_yty(objective)))
+                value = half_yty
             else:
                 value = objective.value(params)
             data = objective.stochastic_data()
-        reference = max(value, 0.5 * float(np.sum(objective_yty(objective))))
+        reference = max(value, half_yty)
         if _compiled_gram_applies(objective, optimizer, record_path, verbose, epoch_callback):
             return _run_gram_compiled(
                 objective, optimizer, schedule, params, state, max_iter, tol, t0, eta_ref, reference
             )
         epoch = 0
         for epoch in range(1, max_iter + 1):
-            steps = steps_for(schedule, t + 1, n_updates, dtype=params.dtype)
+            steps = _epoch_steps(schedule, t + 1, n_updates, params.dtype)
             if sampling == "batch":
                 updates, state = optimizer.update(grad, state, params, steps[0])
                 params = params + updates
@@ -303,6 +304,26 @@ def run(
         coef_path=coef_path,
         intercept_path=intercept_path,
     )
+
+
+#: Updates whose step sizes are evaluated at once (bounds the schedule's temporaries).
+_STEP_CHUNK = 1 << 13
+
+
+def _epoch_steps(schedule, t_first: int, count: int, dtype) -> np.ndarray:
+    """``steps_for`` over one epoch, evaluated in chunks.
+
+    A per-sample epoch has ``n`` updates; evaluating a schedule on all of them
+    at once holds several float64 temporaries of length ``n`` (the counts, the
+    intermediate results), which for narrow data is a sizeable fraction of X.
+    """
+    if count <= _STEP_CHUNK:
+        return steps_for(schedule, t_first, count, dtype=dtype)
+    steps = np.empty(count, dtype=dtype)
+    for start in range(0, count, _STEP_CHUNK):
+        size = min(_STEP_CHUNK, count - start)
+        steps[start : start + size] = steps_for(schedule, t_first + start, size, dtype=dtype)
+    return steps
 
 
 def _divergence_error(epoch, objective, optimizer) -> ValueError:

@@ -1,0 +1,185 @@
+"""The compiled kernels against the readable NumPy path.
+
+Every fast path sits behind the same seam as the NumPy reference: with
+``_kernels.ENABLED = False`` the loop runs ``LeastSquares.batch_value_and_gradient``
+followed by ``GradientDescent.update``. For the same seed both must give the
+same coefficients up to round-off.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
+
+from gdreg import GradientDescentRegressor, _kernels, _loop
+from gdreg._objective import LeastSquares, _centred_row_norms
+from gdreg.optimizers import GradientDescent
+
+
+def _data(n=300, d=7, k=1, dtype=np.float64, seed=0, sparse=False):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d)) + 2.0  # offsets far from zero: centring matters
+    if sparse:
+        X[rng.random((n, d)) < 0.6] = 0.0
+    Y = X @ rng.standard_normal((d, k)) + 0.5 + 0.1 * rng.standard_normal((n, k))
+    X, Y = X.astype(dtype), Y.astype(dtype)
+    y = Y[:, 0] if k == 1 else Y
+    return (sp.csr_matrix(X) if sparse else X), y
+
+
+CASES = {
+    "dense": {},
+    "csr": {"sparse": True},
+    "float32": {"dtype": np.float32},
+    "multi-target": {"k": 3},
+    "csr multi-target": {"sparse": True, "k": 2},
+    "float32 multi-target": {"dtype": np.float32, "k": 2},
+}
+
+
+@pytest.mark.parametrize("batch_size", [1, 16])
+@pytest.mark.parametrize("alpha", [0.0, 0.05])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("case", list(CASES))
+def test_compiled_epochs_match_numpy_path(monkeypatch, case, weighted, alpha, batch_size):
+    opts = CASES[case]
+    X, y = _data(**opts)
+    weights = np.random.default_rng(1).uniform(0.2, 3.0, X.shape[0]) if weighted else None
+    optimizer = "stochastic" if batch_size == 1 else "minibatch"
+    params = dict(
+        optimizer=optimizer,
+        batch_size=batch_size,
+        learning_rate="invsqrt",
+        eta0=0.01,
+        alpha=alpha,
+        max_iter=4,
+        tol=None,
+    )
+    fits = []
+    for enabled in (True, False):
+        monkeypatch.setattr(_kernels, "ENABLED", enabled)
+        est = GradientDescentRegressor(random_state=0, **params)
+        fits.append(est.fit(X, y, sample_weight=weights))
+    fast, reference = fits
+    rtol = 2e-4 if opts.get("dtype") == np.float32 else 1e-9
+    assert fast.coef_.dtype == reference.coef_.dtype == X.dtype
+    np.testing.assert_allclose(fast.coef_, reference.coef_, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(fast.intercept_, reference.intercept_, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(fast.loss_curve_, reference.loss_curve_, rtol=10 * rtol)
+    assert fast.t_ == reference.t_
+
+
+@pytest.mark.parametrize("batch_size", [1, 5])
+@pytest.mark.parametrize("learn_intercept", [False, True])
+@pytest.mark.parametrize("layout", ["C", "F"])
+def test_plain_epoch_matches_numpy_epoch(batch_size, learn_intercept, layout):
+    """The kernels directly, including a learned intercept row and Fortran-ordered X."""
+    X, y = _data(n=101, d=6)
+    X = np.asarray(X, order=layout)
+    Y = y.reshape(-1, 1)
+    weights = np.random.default_rng(2).uniform(0.5, 2.0, X.shape[0])
+    objective = LeastSquares(
+        X,
+        Y,
+        weights,
+        alpha=0.03,
+        x_offset=X[:10].mean(axis=0),  # offsets from a first chunk, as a stream fixes them
+        y_offset=Y[:10].mean(axis=0),
+        learn_intercept=learn_intercept,
+    )
+    order = np.random.default_rng(3).permutation(X.shape[0]).astype(np.int64)
+    n_updates = _loop.updates_per_epoch(X.shape[0], "minibatch", batch_size)
+    steps = np.linspace(0.02, 0.01, n_updates)
+    optimizer = GradientDescent()
+    theta_fast = np.zeros((X.shape[1] + 1, 1))
+    theta_fast[0] = 0.3
+    theta_ref = theta_fast.copy()
+    loss_fast = _kernels.plain_epoch(
+        objective.stochastic_data(), theta_fast, order, steps, batch_size
+    )
+    _, loss_ref = _loop._numpy_epoch(
+        objective, optimizer, theta_ref, optimizer.init(theta_ref), order, steps, batch_size
+    )
+    np.testing.assert_allclose(theta_fast, theta_ref, rtol=1e-11, atol=1e-12)
+    assert loss_fast == pytest.approx(loss_ref, rel=1e-11)
+    assert learn_intercept or theta_fast[-1, 0] == 0.0
+
+
+def test_fused_single_target_matches_general_kernel():
+    """The 1-D fused kernels give what the general (n_targets) kernel gives."""
+    X, y = _data(n=257, d=9)
+    Y = y.reshape(-1, 1)
+    objective = LeastSquares(
+        X, Y, None, alpha=0.1, x_offset=X.mean(0), y_offset=Y.mean(0), learn_intercept=True
+    )
+    data = objective.stochastic_data()
+    order = np.random.default_rng(4).permutation(X.shape[0]).astype(np.int64)
+    for batch_size in (1, 32):
+        steps = np.full(-(-X.shape[0] // batch_size), 0.01)
+        fused, general = np.zeros((10, 1)), np.zeros((10, 1))
+        loss_fused = _kernels.plain_epoch(data, fused, order, steps, batch_size)
+        loss_general = _kernels._plain_epoch_dense(
+            X,
+            Y,
+            data.scale,
+            data.x_offset,
+            data.y_offset,
+            0.1,
+            True,
+            general,
+            order,
+            steps,
+            batch_size,
+        )
+        np.testing.assert_allclose(fused, general, rtol=1e-11, atol=1e-13)
+        assert loss_fused == pytest.approx(loss_general, rel=1e-11)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_column_range_matches_numpy(dtype):
+    X = np.random.default_rng(5).standard_normal((1001, 13)).astype(dtype)
+    low, high = _kernels.column_range(X)
+    np.testing.assert_array_equal(low, X.min(axis=0))
+    np.testing.assert_array_equal(high, X.max(axis=0))
+    assert low.dtype == dtype
+
+
+@pytest.mark.parametrize("learn_intercept", [False, True])
+@pytest.mark.parametrize("d", [1, 4, 33])
+def test_lipschitz_max_matches_explicit_formula(d, learn_intercept):
+    rng = np.random.default_rng(d)
+    X = rng.standard_normal((3000, d)) + 1.0
+    Y = rng.standard_normal((3000, 1))
+    weights = rng.uniform(0.1, 2.0, 3000)
+    objective = LeastSquares(
+        X, Y, weights, alpha=0.3, x_offset=X[:5].mean(0), y_offset=Y[:5].mean(0),
+        learn_intercept=learn_intercept,
+    )
+    norms = _centred_row_norms(X, objective.x_offset) + (1.0 if learn_intercept else 0.0)
+    expected = np.max(3000 * weights / weights.sum() * norms) + 0.3
+    assert objective.lipschitz_max() == pytest.approx(expected, rel=1e-12)
+
+
+def test_compiled_helpers_do_not_change_the_fit(monkeypatch):
+    """Column range and L_max from the compiled helpers (forced on a small X) change nothing."""
+    X, y = _data(n=400, d=8)
+    fits = []
+    for threshold in (0, 10**12):
+        monkeypatch.setattr(_kernels, "COMPILED_MIN_SIZE", threshold)
+        est = GradientDescentRegressor(optimizer="stochastic", max_iter=3, tol=None, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fits.append(est.fit(X, y))
+    assert fits[0].learning_rate_.eta0 == pytest.approx(fits[1].learning_rate_.eta0, rel=1e-12)
+    np.testing.assert_allclose(fits[0].coef_, fits[1].coef_, rtol=1e-12)
+
+
+def test_same_seed_same_result():
+    X, y = _data()
+    a = GradientDescentRegressor(optimizer="stochastic", max_iter=2, tol=None, random_state=7)
+    b = GradientDescentRegressor(optimizer="stochastic", max_iter=2, tol=None, random_state=7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        np.testing.assert_array_equal(a.fit(X, y).coef_, b.fit(X, y).coef_)

@@ -1,0 +1,85 @@
+"""``fit`` never copies X: peak extra memory <= 0.1 X.nbytes + O(d^2).
+
+tracemalloc sees every NumPy allocation (numba's compiled kernels allocate
+only O(d) work arrays). The kernels are compiled by a warm-up fit before
+tracing, so compilation is not counted.
+"""
+
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
+
+from gdreg import GradientDescentRegressor, _estimator, _kernels
+
+N, D = 40_000, 100  # X is 32 MB in float64: n-vectors cost 1 % of it each
+
+
+def _data(dtype):
+    rng = np.random.default_rng(0)
+    X = (rng.standard_normal((N, D)) + 1.0).astype(dtype)
+    y = (X @ rng.standard_normal(D)).astype(dtype)
+    return X, y
+
+
+def _peak(fit) -> int:
+    tracemalloc.start()
+    try:
+        fit()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def _budget(X):
+    d = X.shape[1]
+    return 0.1 * X.nbytes + 4 * d * d * 8  # and a few d x d float64 matrices
+
+
+CONFIGS = {
+    "batch (Gram)": dict(optimizer="batch"),
+    "batch (plain)": dict(optimizer="batch", _plain=True),
+    "stochastic": dict(optimizer="stochastic"),
+    "minibatch": dict(optimizer="minibatch", batch_size=64),
+}
+
+
+@pytest.mark.parametrize(
+    ("dtype", "helpers"),
+    [(np.float64, "compiled"), (np.float32, "compiled"), (np.float64, "numpy")],
+)
+@pytest.mark.parametrize("config", list(CONFIGS))
+def test_fit_peak_memory_is_a_small_fraction_of_X(monkeypatch, config, dtype, helpers):
+    params = dict(CONFIGS[config])
+    if params.pop("_plain", False):
+        monkeypatch.setattr(_estimator, "GRAM_MIN_SAMPLES_PER_FEATURE", 10**18)
+    # the compiled one-pass helpers, or the chunked NumPy versions of them
+    monkeypatch.setattr(_kernels, "COMPILED_MIN_SIZE", 0 if helpers == "compiled" else 10**18)
+    X, y = _data(dtype)
+    weights = np.random.default_rng(1).uniform(0.5, 2.0, N).astype(dtype)
+    est = GradientDescentRegressor(max_iter=2, tol=None, random_state=0, **params)
+
+    def fit():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            est.fit(X, y, sample_weight=weights)
+
+    fit()  # compile
+    peak = _peak(fit)
+    assert peak <= _budget(X), f"peak {peak / X.nbytes:.3f} x X.nbytes"
+    assert est.coef_.dtype == dtype  # float32 stays float32: no float64 copy either
+
+
+def test_sparse_fit_does_not_densify():
+    X = sp.random(20_000, 400, density=0.01, format="csr", random_state=0)
+    y = np.asarray(X.sum(axis=1)).ravel()
+    est = GradientDescentRegressor(optimizer="stochastic", max_iter=1, tol=None, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+        peak = _peak(lambda: est.fit(X, y))
+    dense_bytes = X.shape[0] * X.shape[1] * 8
+    assert peak <= 0.1 * dense_bytes
