@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import math
+import threading
 import warnings
 from numbers import Integral, Real
 
@@ -24,6 +26,27 @@ __all__ = ["GradientDescentRegressor"]
 GRAM_MIN_SAMPLES_PER_FEATURE = 10
 #: ... and the data hold at least this many entries (below it one pass costs nothing).
 GRAM_MIN_SIZE = 200_000
+
+
+#: Column ranges already computed by the fit running in this thread, by array:
+#: the magnitude check, the constant-column snap and the constant mask all need
+#: the range of X, and each pass over a large X costs as much as an SGD epoch.
+_fit_ranges = threading.local()
+
+
+def _column_ranges_shared(fit):
+    """Let every ``_column_range`` call of one ``fit`` share one pass per array."""
+
+    @functools.wraps(fit)
+    def wrapped(*args, **kwargs):
+        outer = getattr(_fit_ranges, "memo", None)  # a fit inside a fit keeps its own
+        _fit_ranges.memo = {}
+        try:
+            return fit(*args, **kwargs)
+        finally:
+            _fit_ranges.memo = outer
+
+    return wrapped
 
 
 class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, BaseEstimator):
@@ -321,6 +344,7 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
             raise
 
     @_callbacks.with_callbacks
+    @_column_ranges_shared
     def _fit(self, X, y, sample_weight):
         self._validate_params()
         X, Y, weights, one_d = self._validate_training_data(X, y, sample_weight, reset=True)
@@ -533,11 +557,22 @@ def _intercept_shape(intercept, one_d, dtype):
 
 def _column_range(A):
     """Column-wise ``(min, max)`` of a dense or CSR array, without a copy."""
+    memo = getattr(_fit_ranges, "memo", None)
+    if memo is not None:
+        seen = memo.get(id(A))
+        if seen is not None and seen[0] is A:  # the same object, not a recycled id
+            return seen[1]
+        memo[id(A)] = (A, _compute_column_range(A))
+        return memo[id(A)][1]
+    return _compute_column_range(A)
+
+
+def _compute_column_range(A):
     if (
         isinstance(A, np.ndarray)
         and A.ndim == 2
         and A.flags.c_contiguous
-        and _kernels.worth_compiling(A.size)
+        and _kernels.worth_compiling(A.size, _kernels.COLUMN_RANGE_MIN_SIZE)
     ):
         return _kernels.column_range(A)  # one compiled pass instead of two row-by-row ones
     low, high = A.min(axis=0), A.max(axis=0)

@@ -43,10 +43,14 @@ _PREFETCH_AHEAD = 8
 #: float64 entries per 64-byte cache line (float32 rows just get two hints per line).
 _LINE = 8
 
-#: Below this many entries of X, the one-pass helpers (column range, row norms,
-#: the compiled full-batch loop) are not worth numba's start-up cost (about half
-#: a second per process to set up, more to compile): NumPy is used instead.
+#: Below this many entries of X, the compiled full-batch loop is not worth
+#: numba's start-up cost (about half a second of CPU per process to set up, and
+#: about a second to compile when the on-disk cache is empty): the loop runs in
+#: Python instead.
 COMPILED_MIN_SIZE = 1_000_000
+#: The same for the one-pass column range: NumPy's two passes cost less than
+#: compiling it until X is this large.
+COLUMN_RANGE_MIN_SIZE = 10_000_000
 
 #: Status codes returned by :func:`gram_descent`.
 RUNNING, CONVERGED, DIVERGED = 0, 1, 2
@@ -79,7 +83,7 @@ def _prefetch(typingctx, array, index):
     return sig, codegen
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _prefetch_sample(flat, y, scale, order, p, d):
     """Prefetch row, target and weight of the sample visited at position ``p``."""
     if p < order.shape[0]:
@@ -91,7 +95,7 @@ def _prefetch_sample(flat, y, scale, order, p, d):
         _prefetch(scale, i)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _dot(a, b, n, zero):
     """``a[:n] . b[:n]`` with four partial sums (no dependency chain)."""
     s0 = zero
@@ -109,7 +113,7 @@ def _dot(a, b, n, zero):
     return (s0 + s1) + (s2 + s3)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _dot2(a, b, c, n, zero):
     """``(a . c, b . c)`` over the first ``n`` entries in one pass."""
     s0 = zero
@@ -530,9 +534,9 @@ def _column_range(X):
     return low, high
 
 
-def worth_compiling(n_entries: int) -> bool:
+def worth_compiling(n_entries: int, threshold: int | None = None) -> bool:
     """Whether a pass over this many entries should use a compiled helper."""
-    return ENABLED and n_entries >= COMPILED_MIN_SIZE
+    return ENABLED and n_entries >= (COMPILED_MIN_SIZE if threshold is None else threshold)
 
 
 def column_range(X):

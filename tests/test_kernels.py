@@ -154,7 +154,12 @@ def test_lipschitz_max_matches_explicit_formula(d, learn_intercept):
     Y = rng.standard_normal((3000, 1))
     weights = rng.uniform(0.1, 2.0, 3000)
     objective = LeastSquares(
-        X, Y, weights, alpha=0.3, x_offset=X[:5].mean(0), y_offset=Y[:5].mean(0),
+        X,
+        Y,
+        weights,
+        alpha=0.3,
+        x_offset=X[:5].mean(0),
+        y_offset=Y[:5].mean(0),
         learn_intercept=learn_intercept,
     )
     norms = _centred_row_norms(X, objective.x_offset) + (1.0 if learn_intercept else 0.0)
@@ -168,6 +173,7 @@ def test_compiled_helpers_do_not_change_the_fit(monkeypatch):
     fits = []
     for threshold in (0, 10**12):
         monkeypatch.setattr(_kernels, "COMPILED_MIN_SIZE", threshold)
+        monkeypatch.setattr(_kernels, "COLUMN_RANGE_MIN_SIZE", threshold)
         est = GradientDescentRegressor(optimizer="stochastic", max_iter=3, tol=None, random_state=0)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -183,3 +189,29 @@ def test_same_seed_same_result():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         np.testing.assert_array_equal(a.fit(X, y).coef_, b.fit(X, y).coef_)
+
+
+def test_column_range_is_computed_once_per_array_per_fit(monkeypatch):
+    """The magnitude check, constant snap and constant mask share one pass over X."""
+    from gdreg import _estimator
+
+    calls = []
+    original = _estimator._compute_column_range
+
+    def counting(A):
+        calls.append(id(A))
+        return original(A)
+
+    monkeypatch.setattr(_estimator, "_compute_column_range", counting)
+    X, y = _data(n=200, d=4)
+    est = GradientDescentRegressor(optimizer="stochastic", max_iter=2, tol=None, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+        assert calls.count(id(X)) == 1
+        # a new fit sees the data as they are now, not a range remembered from before
+        X[:, 0] = 5.0
+        calls.clear()
+        est.fit(X, y)
+    assert calls.count(id(X)) == 1
+    assert est.coef_[0] == 0.0  # column 0 is now constant: no gradient reaches it
