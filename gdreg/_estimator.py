@@ -572,7 +572,7 @@ def _compute_column_range(A):
         isinstance(A, np.ndarray)
         and A.ndim == 2
         and A.flags.c_contiguous
-        and _kernels.worth_compiling(A.size, _kernels.COLUMN_RANGE_MIN_SIZE)
+        and _kernels.worth_compiling(A.size, _kernels.ONE_PASS_MIN_SIZE)
     ):
         return _kernels.column_range(A)  # one compiled pass instead of two row-by-row ones
     low, high = A.min(axis=0), A.max(axis=0)

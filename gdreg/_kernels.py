@@ -48,9 +48,9 @@ _LINE = 8
 #: about a second to compile when the on-disk cache is empty): the loop runs in
 #: Python instead.
 COMPILED_MIN_SIZE = 1_000_000
-#: The same for the one-pass column range: NumPy's two passes cost less than
-#: compiling it until X is this large.
-COLUMN_RANGE_MIN_SIZE = 10_000_000
+#: The same for the one-pass summaries of X (column range, largest row norm):
+#: NumPy's chunked passes cost less than compiling them until X is this large.
+ONE_PASS_MIN_SIZE = 10_000_000
 
 #: Status codes returned by :func:`gram_descent`.
 RUNNING, CONVERGED, DIVERGED = 0, 1, 2
@@ -556,3 +556,56 @@ def column_range(X):
     if X.shape[0] == 0:
         return X.min(axis=0), X.max(axis=0)  # NumPy's error for an empty reduction
     return _column_range(X)
+
+
+@njit(cache=True, nogil=True)
+def _max_weighted_row_norm(X, offset, weight, plus, zero):
+    n, d = X.shape
+    best = 0.0
+    m = d - d % 4
+    for i in range(n):
+        row = X[i]
+        # four partial sums: the additions do not wait on one another
+        s0 = zero
+        s1 = zero
+        s2 = zero
+        s3 = zero
+        for f in range(0, m, 4):
+            t0 = row[f] - offset[f]
+            t1 = row[f + 1] - offset[f + 1]
+            t2 = row[f + 2] - offset[f + 2]
+            t3 = row[f + 3] - offset[f + 3]
+            s0 += t0 * t0
+            s1 += t1 * t1
+            s2 += t2 * t2
+            s3 += t3 * t3
+        for f in range(m, d):
+            t0 = row[f] - offset[f]
+            s0 += t0 * t0
+        value = weight[i] * (((s0 + s1) + (s2 + s3)) + plus)
+        best = value if value > best else best
+    return best
+
+
+def max_weighted_row_norm(X, offset, weight, plus: float = 0.0) -> float:
+    """``max_i weight_i (||x_i - offset||^2 + plus)`` in one pass over dense ``X``.
+
+    Nothing of size ``n`` is allocated.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[1.0, 1.0], [3.0, 1.0]])
+    >>> max_weighted_row_norm(X, np.array([1.0, 0.0]), np.array([1.0, 0.5]))
+    2.5
+    """
+    dtype = X.dtype
+    return float(
+        _max_weighted_row_norm(
+            X,
+            np.ascontiguousarray(offset, dtype=dtype),
+            np.ascontiguousarray(weight),
+            float(plus),
+            dtype.type(0),
+        )
+    )

@@ -35,6 +35,8 @@ import scipy.linalg
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from gdreg import _kernels
+
 #: Largest number of features for which the d x d Gram matrix is formed.
 GRAM_MAX_FEATURES = 2048
 #: Rows per chunk when a pass over X needs a temporary (centred rows): small
@@ -256,10 +258,19 @@ class LeastSquares:
     def lipschitz_max(self) -> float:
         """Largest per-sample smoothness ``max_i n c_i (||x_i - xbar||^2 [+1]) + alpha``."""
         X = self.X
+        plus = 1.0 if self.learn_intercept else 0.0
+        if (
+            isinstance(X, np.ndarray)
+            and X.flags.c_contiguous
+            and _kernels.worth_compiling(X.size, _kernels.ONE_PASS_MIN_SIZE)
+        ):
+            return (
+                self.n_samples * _kernels.max_weighted_row_norm(X, self.x_offset, self.c, plus)
+                + self.alpha
+            )
         if isinstance(X, np.ndarray):
             # chunk by chunk, so that no array of n norms is held (8 bytes a
             # row: 10 % of X at d = 10)
-            plus = 1.0 if self.learn_intercept else 0.0
             offset = np.asarray(self.x_offset, dtype=np.float64)
             best = 0.0
             for rows in _row_chunks(X):

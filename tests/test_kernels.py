@@ -146,9 +146,11 @@ def test_column_range_matches_numpy(dtype):
     assert low.dtype == dtype
 
 
+@pytest.mark.parametrize("compiled", [False, True])
 @pytest.mark.parametrize("learn_intercept", [False, True])
 @pytest.mark.parametrize("d", [1, 4, 33])
-def test_lipschitz_max_matches_explicit_formula(d, learn_intercept):
+def test_lipschitz_max_matches_explicit_formula(monkeypatch, d, learn_intercept, compiled):
+    monkeypatch.setattr(_kernels, "ONE_PASS_MIN_SIZE", 0 if compiled else 10**18)
     rng = np.random.default_rng(d)
     X = rng.standard_normal((3000, d)) + 1.0
     Y = rng.standard_normal((3000, 1))
@@ -173,7 +175,7 @@ def test_compiled_helpers_do_not_change_the_fit(monkeypatch):
     fits = []
     for threshold in (0, 10**12):
         monkeypatch.setattr(_kernels, "COMPILED_MIN_SIZE", threshold)
-        monkeypatch.setattr(_kernels, "COLUMN_RANGE_MIN_SIZE", threshold)
+        monkeypatch.setattr(_kernels, "ONE_PASS_MIN_SIZE", threshold)
         est = GradientDescentRegressor(optimizer="stochastic", max_iter=3, tol=None, random_state=0)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)

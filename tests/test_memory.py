@@ -59,7 +59,7 @@ def test_fit_peak_memory_is_a_small_fraction_of_X(monkeypatch, config, dtype, he
     # the compiled one-pass helpers, or the chunked NumPy versions of them
     threshold = 0 if helpers == "compiled" else 10**18
     monkeypatch.setattr(_kernels, "COMPILED_MIN_SIZE", threshold)
-    monkeypatch.setattr(_kernels, "COLUMN_RANGE_MIN_SIZE", threshold)
+    monkeypatch.setattr(_kernels, "ONE_PASS_MIN_SIZE", threshold)
     X, y = _data(dtype)
     weights = np.random.default_rng(1).uniform(0.5, 2.0, N).astype(dtype)
     est = GradientDescentRegressor(max_iter=2, tol=None, random_state=0, **params)
