@@ -50,7 +50,7 @@ import scipy.linalg
 import sklearn
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression, SGDRegressor
-from threadpoolctl import threadpool_info
+from threadpoolctl import threadpool_info, threadpool_limits
 
 import gdreg
 from gdreg import GradientDescentRegressor, _loop, normal_equation
@@ -541,18 +541,38 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds after the warm-up")
     parser.add_argument("--json", metavar="PATH", help="write every measurement as JSON")
     parser.add_argument("--plot", metavar="PATH", help="run the n sweep and save the plot")
+    parser.add_argument(
+        "--cases", default="1,2,3,4,5", help="comma-separated case numbers to run (default: all)"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="limit BLAS/OpenMP threads (threadpoolctl)"
+    )
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be >= 1")
+    cases = {c.strip() for c in args.cases.split(",")}
+    if not cases <= {"1", "2", "3", "4", "5"}:
+        parser.error("--cases takes numbers from 1 to 5")
+    with threadpool_limits(limits=args.threads):
+        return _run(args, cases)
+
+
+def _run(args, cases) -> int:
     sizes = SIZES["quick" if args.quick else "full"]
     header = machine()
-
-    rows = case_batch(sizes, args.rounds)
-    rows += case_sgd(sizes, args.rounds)
-    rows += case_minibatch(sizes, args.rounds)
-    rows += case_memory(sizes)
-    # --quick measures the mode that compiles the most (each process imports for seconds)
-    first = case_first_fit(("stochastic",) if args.quick else ("batch", "stochastic", "minibatch"))
+    rows, first = [], []
+    if "1" in cases:
+        rows += case_batch(sizes, args.rounds)
+    if "2" in cases:
+        rows += case_sgd(sizes, args.rounds)
+    if "3" in cases:
+        rows += case_minibatch(sizes, args.rounds)
+    if "4" in cases:
+        rows += case_memory(sizes)
+    if "5" in cases:
+        # --quick measures the mode that compiles the most (each process imports for seconds)
+        optimizers = ("stochastic",) if args.quick else ("batch", "stochastic", "minibatch")
+        first = case_first_fit(optimizers)
     curves = sweep(sizes, max(3, args.rounds // 2)) if args.plot else None
     header["load_average_end"] = os.getloadavg()[0]
 
