@@ -43,7 +43,9 @@ for k, w_fit in enumerate(reg.coef_path_[:, 0]):
 # The first steps on the parabola: large where the slope is steep, shorter as
 # the slope flattens near the minimum (the star, from the normal equation).
 disp = CostSurfaceDisplay.from_estimator(reg, X, y)
-for k, (w_k, j_k) in enumerate(zip(disp.path[:, 0], 14 / 6 * (3 - disp.path[:, 0]) ** 2)):
+for k, (w_k, j_k) in enumerate(
+    zip(disp.path[:, 0], 14 / 6 * (3 - disp.path[:, 0]) ** 2, strict=True)
+):
     disp.ax_.annotate(f"$w_{k}$", (w_k, j_k), textcoords="offset points", xytext=(4, 6))
 disp.ax_.set_title("J(w) and five steps of gradient descent (step 0.1)")
 plt.show()

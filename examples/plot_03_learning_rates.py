@@ -44,7 +44,7 @@ X = rng.normal(size=(200, 2)) @ np.array([[1.0, 0.6], [0.0, 0.8]])
 y = X @ np.array([1.0, -2.0]) + 0.1 * rng.normal(size=200)
 est = GradientDescentRegressor(fit_intercept=False)
 disp = LearningRateDisplay.from_data(X, y, estimator=est, kind="path", max_iter=30)
-for rate, label in zip(disp.learning_rates, disp.labels):
+for rate, label in zip(disp.learning_rates, disp.labels, strict=True):
     print(f"eta = {rate:.3f}: {label}")
 
 # %%

@@ -48,8 +48,8 @@ models = {
 
 # %%
 # Fit each for 20 epochs (``tol=None``: no early stop, so the work is equal),
-# timing the fit and recording the coefficients after every epoch. A first tiny fit compiles the stochastic kernels, so that
-# compilation is not timed.
+# timing the fit and recording the coefficients after every epoch. A first tiny
+# fit compiles the stochastic kernels, so that compilation is not timed.
 GradientDescentRegressor(optimizer="stochastic", max_iter=1, tol=None).fit(X[:50], y[:50])
 GradientDescentRegressor(optimizer="minibatch", max_iter=1, tol=None).fit(X[:50], y[:50])
 

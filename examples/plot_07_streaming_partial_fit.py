@@ -42,7 +42,7 @@ with tempfile.TemporaryDirectory() as tmp:
     reg = GradientDescentRegressor(optimizer="minibatch", batch_size=64, random_state=0)
     chunk = 5_000
     errors = []
-    for epoch in range(3):
+    for _epoch in range(3):
         for start in range(0, n, chunk):
             block = np.asarray(stream[start : start + chunk])  # reads one chunk
             reg.partial_fit(block[:, :d], block[:, d])
