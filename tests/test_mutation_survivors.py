@@ -525,3 +525,87 @@ def test_a_zero_step_cannot_fake_convergence():
     X, Y, s = _problem(n=20)
     res = _run(_objective(X, Y, s), schedule=lambda t: 0.05 if t == 1 else 0.0, tol=1e-3)
     assert np.all(np.isinf(res.change_curve[1:])) and not res.converged
+
+
+# -- second mutmut run: survivors on the fast paths added since ------------------------
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("learn_intercept", [False, True])
+def test_constant_features_add_no_curvature_or_gradient(sparse, learn_intercept):
+    """A column flagged constant contributes nothing, even when its offset is not exact."""
+    rng = np.random.RandomState(4)
+    X = np.c_[rng.randn(40, 2), np.full(40, 5.0)]
+    Y = rng.randn(40, 1)
+    x_off = np.r_[X[:, :2].mean(0), 4.0]  # 1.0 away from the constant: a real curvature
+    flagged = LeastSquares(
+        sp.csr_matrix(X) if sparse else X,
+        Y,
+        None,
+        alpha=0.25,
+        x_offset=x_off,
+        y_offset=Y.mean(0),
+        learn_intercept=learn_intercept,
+        constant_features=np.array([False, False, True]),
+    )
+    without = LeastSquares(
+        X[:, :2],
+        Y,
+        None,
+        alpha=0.25,
+        x_offset=x_off[:2],
+        y_offset=Y.mean(0),
+        learn_intercept=learn_intercept,
+    )
+    assert flagged.lipschitz() == pytest.approx(max(without.lipschitz(), 0.25), rel=1e-10)
+    theta = rng.randn(4, 1)
+    theta[2] = 0.0
+    reduced = np.delete(theta, 2, axis=0)
+    grad = flagged.value_and_gradient(theta)[1]
+    np.testing.assert_allclose(np.delete(grad, 2, axis=0), without.value_and_gradient(reduced)[1])
+    assert grad[2, 0] == 0.0
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("learn_intercept", [False, True])
+def test_small_curvatures_are_not_floored(sparse, learn_intercept):
+    """Curvatures below 1 come out as they are (no max(., 1) anywhere)."""
+    X, Y, s = _problem(n=30, d=3)
+    X = X * 0.01
+    Xs = sp.csr_matrix(X) if sparse else X
+    obj = _objective(Xs, Y, s, alpha=0.0, learn_intercept=False, offsets="fixed")
+    top = scipy.linalg.eigvalsh(_explicit_hessian(obj, X, s))[-1]
+    assert top < 1e-2 and obj.lipschitz() == pytest.approx(top, rel=1e-10)
+    obj = _objective(Xs, Y, s, alpha=0.0, learn_intercept=learn_intercept, offsets="fixed")
+    norms = np.sum((X - obj.x_offset) ** 2, axis=1) + (1.0 if learn_intercept else 0.0)
+    assert obj.lipschitz_max() == pytest.approx(np.max(len(s) * s / s.sum() * norms), rel=1e-10)
+    np.testing.assert_allclose(
+        _centred_row_norms(Xs, obj.x_offset), np.sum((X - obj.x_offset) ** 2, axis=1), atol=1e-18
+    )
+
+
+def test_eigsh_curvature_is_deterministic():
+    """The iterative eigensolver starts from a fixed vector: same data, same bits."""
+    X, Y, s = _problem(n=200, d=70, k=1, sparse=True)
+    obj = _objective(X, Y, s, learn_intercept=True, offsets="fixed")
+    first = obj.lipschitz()
+    assert all(obj.lipschitz() == first for _ in range(3))
+
+
+def test_float32_objective_converts_its_offsets_and_weights():
+    X, Y, _ = _problem(dtype=np.float32)
+    obj = LeastSquares(
+        X,
+        Y,
+        None,
+        alpha=0.0,
+        x_offset=X.mean(0).astype(np.float64),
+        y_offset=Y.mean(0).astype(np.float64),
+        learn_intercept=False,
+    )
+    assert obj.c.dtype == obj.x_offset.dtype == obj.y_offset.dtype == np.float32
+
+
+@pytest.mark.parametrize("sampling", ["batch", "stochastic", "minibatch"])
+def test_overflowing_iterates_raise_divergence_not_numpy_warnings(sampling):
+    X, Y, s = _problem(n=20)
+    with pytest.raises(ValueError, match="diverged at epoch 1"):
+        _run(_objective(X, Y, s), optimizer=GradientDescent(sampling), schedule=Constant(1e250))
