@@ -609,3 +609,51 @@ def test_overflowing_iterates_raise_divergence_not_numpy_warnings(sampling):
     X, Y, s = _problem(n=20)
     with pytest.raises(ValueError, match="diverged at epoch 1"):
         _run(_objective(X, Y, s), optimizer=GradientDescent(sampling), schedule=Constant(1e250))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("uniform", [False, True])
+@pytest.mark.parametrize("n", [40, 6000])
+def test_dense_statistics_every_branch(n, uniform, dtype):
+    """Equal weights (scaled once at the end), float32 (accumulated in float64), chunks."""
+    X, Y, s = _problem(n=n, d=3, dtype=dtype)
+    if uniform:
+        s = np.ones(n, dtype=dtype)
+    c = s / s.sum()
+    x_off, y_off = X[:5].mean(0), Y[:5].mean(0)
+    gram, xty, yty = sufficient_statistics(X, Y, c, x_off, y_off, uniform=uniform)
+    assert gram.dtype == xty.dtype == yty.dtype == dtype
+    X64, Y64, c64 = X.astype(np.float64), Y.astype(np.float64), c.astype(np.float64)
+    Xc, Yc = X64 - x_off, Y64 - y_off
+    rtol = 1e-4 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(gram, Xc.T @ (c64[:, None] * Xc), rtol=rtol)
+    np.testing.assert_allclose(xty, Xc.T @ (c64[:, None] * Yc), rtol=rtol)
+    np.testing.assert_allclose(yty, np.sum(c64[:, None] * Yc * Yc, axis=0), rtol=rtol)
+
+
+def test_sparse_statistics_zero_only_the_constant_columns():
+    rng = np.random.RandomState(6)
+    X = np.c_[rng.randn(500, 2), np.full(500, 0.3), rng.randn(500)]
+    zeros = rng.rand(500, 4) < 0.3
+    zeros[:, 2] = False  # column 2 stays the constant 0.3
+    X[zeros] = 0.0
+    Y = rng.randn(500, 1)
+    c = np.full(500, 1 / 500)
+    x_off = np.r_[X[:, :2].mean(0), 0.3, X[:, 3].mean()]
+    gram, xty, _ = sufficient_statistics(sp.csr_matrix(X), Y, c, x_off, Y.mean(0))
+    Xc = X - x_off
+    expected = Xc.T @ (c[:, None] * Xc)
+    expected[2, :] = expected[:, 2] = 0.0
+    np.testing.assert_allclose(gram, expected, atol=1e-12)
+    assert np.all(gram[2] == 0.0) and np.all(gram[:, 2] == 0.0) and xty[2, 0] == 0.0
+    np.testing.assert_allclose(np.delete(xty, 2, 0), np.delete(Xc.T @ (c[:, None] * Y), 2, 0))
+
+
+def test_epoch_steps_beyond_one_chunk():
+    """Epochs with more updates than one evaluation chunk get every step right."""
+    schedule = InverseSqrt(1.0, t0=3.0)
+    count = 3 * _loop._STEP_CHUNK + 17
+    steps = _loop._epoch_steps(schedule, 5, count, np.float32)
+    assert steps.dtype == np.float32 and steps.shape == (count,)
+    expected = 1.0 / np.sqrt(1.0 + (np.arange(5, 5 + count) - 1.0) / 3.0)
+    np.testing.assert_allclose(steps, expected, rtol=1e-6)
