@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import math
-import threading
 import warnings
 from numbers import Integral, Real
 
@@ -16,8 +13,15 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from gdreg import _callbacks, _kernels, _loop, _partial
+from gdreg import _callbacks, _loop, _partial
 from gdreg._objective import GRAM_MAX_FEATURES, GramLeastSquares, LeastSquares
+from gdreg._validation import (
+    check_magnitude,
+    column_ranges_shared,
+    constant_columns,
+    finite_sum_weights,
+    snap_constant,
+)
 from gdreg.optimizers import SAMPLINGS, GradientDescent, as_optimizer
 
 __all__ = ["GradientDescentRegressor"]
@@ -26,27 +30,6 @@ __all__ = ["GradientDescentRegressor"]
 GRAM_MIN_SAMPLES_PER_FEATURE = 10
 #: ... and the data hold at least this many entries (below it one pass costs nothing).
 GRAM_MIN_SIZE = 200_000
-
-
-#: Column ranges already computed by the fit running in this thread, by array:
-#: the magnitude check, the constant-column snap and the constant mask all need
-#: the range of X, and each pass over a large X costs as much as an SGD epoch.
-_fit_ranges = threading.local()
-
-
-def _column_ranges_shared(fit):
-    """Let every ``_column_range`` call of one ``fit`` share one pass per array."""
-
-    @functools.wraps(fit)
-    def wrapped(*args, **kwargs):
-        outer = getattr(_fit_ranges, "memo", None)  # a fit inside a fit keeps its own
-        _fit_ranges.memo = {}
-        try:
-            return fit(*args, **kwargs)
-        finally:
-            _fit_ranges.memo = outer
-
-    return wrapped
 
 
 class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, BaseEstimator):
@@ -344,7 +327,7 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
             raise
 
     @_callbacks.with_callbacks
-    @_column_ranges_shared
+    @column_ranges_shared
     def _fit(self, X, y, sample_weight):
         self._validate_params()
         X, Y, weights, one_d = self._validate_training_data(X, y, sample_weight, reset=True)
@@ -428,9 +411,9 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
                 raise ValueError("sample_weight must be non-negative; got negative values.")
             if not np.any(weights > 0):
                 raise ValueError("sample_weight must not be all zero.")
-            weights = _finite_sum_weights(weights)
-        _check_magnitude("X", X, X.shape[1], small=True)
-        _check_magnitude("y", Y, Y.shape[1], small=False)
+            weights = finite_sum_weights(weights)
+        check_magnitude("X", X, X.shape[1], small=True)
+        check_magnitude("y", Y, Y.shape[1], small=False)
         return X, Y, weights, one_d
 
     def _resolve_optimizer(self):
@@ -445,7 +428,7 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         c = np.full(X.shape[0], 1.0 / X.shape[0]) if weights is None else weights / weights.sum()
         c = c.astype(X.dtype)
         x_offset = np.asarray(safe_sparse_dot(X.T, c), dtype=X.dtype).ravel()
-        return _snap_constant(X, x_offset), _snap_constant(Y, (c @ Y).astype(X.dtype))
+        return snap_constant(X, x_offset), snap_constant(Y, (c @ Y).astype(X.dtype))
 
     def _objective(self, X, Y, weights, optimizer, x_offset, y_offset):
         n, d = X.shape
@@ -467,7 +450,7 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
             x_offset=x_offset,
             y_offset=y_offset,
             learn_intercept=False,
-            constant_features=_constant_columns(X) if self.fit_intercept else None,
+            constant_features=constant_columns(X) if self.fit_intercept else None,
         )
 
     def _previous_coef(self, n_features, n_targets):
@@ -553,91 +536,3 @@ def _intercept_shape(intercept, one_d, dtype):
     if one_d:
         return dtype.type(intercept[0]) if dtype == np.float32 else float(intercept[0])
     return np.asarray(intercept, dtype=dtype)
-
-
-def _column_range(A):
-    """Column-wise ``(min, max)`` of a dense or CSR array, without a copy."""
-    memo = getattr(_fit_ranges, "memo", None)
-    if memo is not None:
-        seen = memo.get(id(A))
-        if seen is not None and seen[0] is A:  # the same object, not a recycled id
-            return seen[1]
-        memo[id(A)] = (A, _compute_column_range(A))
-        return memo[id(A)][1]
-    return _compute_column_range(A)
-
-
-def _compute_column_range(A):
-    if (
-        isinstance(A, np.ndarray)
-        and A.ndim == 2
-        and A.flags.c_contiguous
-        and _kernels.worth_compiling(A.size, _kernels.ONE_PASS_MIN_SIZE)
-    ):
-        return _kernels.column_range(A)  # one compiled pass instead of two row-by-row ones
-    low, high = A.min(axis=0), A.max(axis=0)
-    if hasattr(low, "toarray"):
-        low, high = low.toarray(), high.toarray()
-    return np.asarray(low).ravel(), np.asarray(high).ravel()
-
-
-def _constant_columns(A):
-    """Boolean mask of the columns of ``A`` whose entries are all equal."""
-    low, high = _column_range(A)
-    return low == high
-
-
-def _snap_constant(A, offset):
-    """Set the offset of every constant column to that constant, exactly.
-
-    The weighted mean of a constant column differs from the constant by
-    round-off; centring would then leave ``x - mean`` of order ``eps * |x|``,
-    a spurious curvature of order ``eps**2`` whose inverse becomes the
-    "auto" step, and the fit diverges or returns huge coefficients.
-    """
-    low, high = _column_range(A)
-    constant = low == high
-    if np.any(constant):
-        offset = offset.copy()
-        offset[constant] = low[constant]
-    return offset
-
-
-def _finite_sum_weights(weights):
-    """Scale ``weights`` by a power of two (exact) when their sum overflows.
-
-    Only the ratios ``s_i / S`` enter the objective.
-    """
-    with np.errstate(over="ignore"):
-        total = np.sum(weights, dtype=np.float64)
-    if np.isfinite(total):
-        return weights
-    return np.ldexp(weights, -int(np.frexp(weights.max())[1]) - 1)
-
-
-def _check_magnitude(name, A, n_columns, *, small):
-    """Raise ValueError when squares of the entries of ``A`` over- or underflow.
-
-    The gradient and the curvature need sums of squares and cross products
-    of the entries, so the largest magnitude ``M`` must keep
-    ``16 * n_columns * M**2`` finite in ``A.dtype``; with ``small``, a non-zero
-    ``M`` must also keep ``M**2`` a normal number, with 20 bits of headroom.
-    """
-    info = np.finfo(A.dtype)
-    low, high = _column_range(A)
-    largest = float(max(high.max(initial=0.0), -low.min(initial=0.0)))
-    too_large = math.sqrt(float(info.max) / (16.0 * max(n_columns, 1)))
-    too_small = math.sqrt(float(info.tiny)) * 2.0**10
-    fix = "for example with sklearn.preprocessing.MaxAbsScaler or StandardScaler"
-    if name == "y":
-        fix = "for example with sklearn.compose.TransformedTargetRegressor"
-    if largest > too_large:
-        raise ValueError(
-            f"{name} has values as large as {largest:.3g} in magnitude: their squares overflow "
-            f"{A.dtype} (the limit for this shape is {too_large:.3g}). Rescale {name}, {fix}."
-        )
-    if small and 0.0 < largest < too_small:
-        raise ValueError(
-            f"{name} has no value larger than {largest:.3g} in magnitude: their squares "
-            f"underflow {A.dtype} (the limit is {too_small:.3g}). Rescale {name}, {fix}."
-        )

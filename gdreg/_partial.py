@@ -37,7 +37,6 @@ class StreamState(NamedTuple):
     x_offset: np.ndarray  # frozen at the first chunk
     y_offset: np.ndarray
     one_d: bool
-    dtype: np.dtype
     seed: int  # shuffling of call k uses RandomState([seed, k])
 
 
@@ -53,10 +52,11 @@ def partial_fit(estimator, X, y, sample_weight):
     else:
         previous = _counters(estimator)
         _check_targets(Y.shape[1], stream.params.shape[1])
-    # The iterate keeps the dtype of the first chunk.
-    X = X.astype(stream.dtype, copy=False)
-    Y = Y.astype(stream.dtype, copy=False)
-    weights = None if weights is None else weights.astype(stream.dtype, copy=False)
+    # The iterate keeps the dtype of the first chunk (read off the iterate itself, so the
+    # stream state holds only arrays and gdreg types: skops trusts nothing else).
+    X = X.astype(stream.params.dtype, copy=False)
+    Y = Y.astype(stream.params.dtype, copy=False)
+    weights = None if weights is None else weights.astype(stream.params.dtype, copy=False)
     optimizer, schedule = estimator.optimizer_, estimator.learning_rate_
 
     objective = _chunk_objective(estimator, X, Y, weights, stream)
@@ -81,7 +81,7 @@ def partial_fit(estimator, X, y, sample_weight):
         verbose=estimator.verbose,
         epoch_callback=lambda epoch, info: raw.append(info["params"].copy()),
     )
-    estimator._set_fitted(objective, optimizer, schedule, result, stream.one_d, stream.dtype)
+    estimator._set_fitted(objective, optimizer, schedule, result, stream.one_d, stream.params.dtype)
     _accumulate(estimator, result, previous)
     estimator._partial_fit_state = stream._replace(params=raw[-1], optimizer_state=result.state)
     return estimator
@@ -124,7 +124,6 @@ def _start(estimator, X, Y, weights, one_d, fitted) -> StreamState:
         x_offset=x_offset,
         y_offset=y_offset,
         one_d=one_d,
-        dtype=dtype,
         seed=seed,
     )
 

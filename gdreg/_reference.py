@@ -48,7 +48,7 @@ def normal_equation(X, y, *, fit_intercept: bool = True, alpha: float = 0.0, sam
     coef : ndarray of shape (n_features,) or (n_targets, n_features)
     intercept : float or ndarray of shape (n_targets,)
         Shapes as in :class:`sklearn.linear_model.LinearRegression`
-        (``0.0`` when ``fit_intercept=False``).
+        (the scalar ``0.0`` when ``fit_intercept=False``, whatever the shape of ``y``).
 
     Examples
     --------
@@ -85,6 +85,8 @@ def normal_equation(X, y, *, fit_intercept: bool = True, alpha: float = 0.0, sam
     intercept = y_mean - x_mean @ W if fit_intercept else np.zeros(Y.shape[1])
     coef = W.T.astype(X.dtype)
     intercept = intercept.astype(X.dtype)
+    if not fit_intercept:
+        return (coef[0] if one_d else coef), 0.0  # as LinearRegression, for 1-D and 2-D y
     if one_d:
-        return coef[0], (float(intercept[0]) if fit_intercept else 0.0)
+        return coef[0], float(intercept[0])
     return coef, intercept

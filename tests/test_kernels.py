@@ -195,16 +195,16 @@ def test_same_seed_same_result():
 
 def test_column_range_is_computed_once_per_array_per_fit(monkeypatch):
     """The magnitude check, constant snap and constant mask share one pass over X."""
-    from gdreg import _estimator
+    from gdreg import _validation
 
     calls = []
-    original = _estimator._compute_column_range
+    original = _validation._compute_column_range
 
     def counting(A):
         calls.append(id(A))
         return original(A)
 
-    monkeypatch.setattr(_estimator, "_compute_column_range", counting)
+    monkeypatch.setattr(_validation, "_compute_column_range", counting)
     X, y = _data(n=200, d=4)
     est = GradientDescentRegressor(optimizer="stochastic", max_iter=2, tol=None, random_state=0)
     with warnings.catch_warnings():

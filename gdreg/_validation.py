@@ -1,0 +1,124 @@
+"""Input checks shared by the fits: magnitudes, weights, constant columns.
+
+Each needs the column range of ``X`` (and of ``y``); within one ``fit`` the
+range of an array is computed once (:func:`column_ranges_shared`), since each
+pass over a large ``X`` costs as much as an SGD epoch.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import threading
+
+import numpy as np
+
+from gdreg import _kernels
+
+#: Column ranges already computed by the fit running in this thread, by array:
+#: the magnitude check, the constant-column snap and the constant mask all need
+#: the range of X, and each pass over a large X costs as much as an SGD epoch.
+_fit_ranges = threading.local()
+
+
+def column_ranges_shared(fit):
+    """Let every ``_column_range`` call of one ``fit`` share one pass per array."""
+
+    @functools.wraps(fit)
+    def wrapped(*args, **kwargs):
+        outer = getattr(_fit_ranges, "memo", None)  # a fit inside a fit keeps its own
+        _fit_ranges.memo = {}
+        try:
+            return fit(*args, **kwargs)
+        finally:
+            _fit_ranges.memo = outer
+
+    return wrapped
+
+
+def _column_range(A):
+    """Column-wise ``(min, max)`` of a dense or CSR array, without a copy."""
+    memo = getattr(_fit_ranges, "memo", None)
+    if memo is not None:
+        seen = memo.get(id(A))
+        if seen is not None and seen[0] is A:  # the same object, not a recycled id
+            return seen[1]
+        memo[id(A)] = (A, _compute_column_range(A))
+        return memo[id(A)][1]
+    return _compute_column_range(A)
+
+
+def _compute_column_range(A):
+    if (
+        isinstance(A, np.ndarray)
+        and A.ndim == 2
+        and A.flags.c_contiguous
+        and _kernels.worth_compiling(A.size, _kernels.ONE_PASS_MIN_SIZE)
+    ):
+        return _kernels.column_range(A)  # one compiled pass instead of two row-by-row ones
+    low, high = A.min(axis=0), A.max(axis=0)
+    if hasattr(low, "toarray"):
+        low, high = low.toarray(), high.toarray()
+    return np.asarray(low).ravel(), np.asarray(high).ravel()
+
+
+def constant_columns(A):
+    """Boolean mask of the columns of ``A`` whose entries are all equal."""
+    low, high = _column_range(A)
+    return low == high
+
+
+def snap_constant(A, offset):
+    """Set the offset of every constant column to that constant, exactly.
+
+    The weighted mean of a constant column differs from the constant by
+    round-off; centring would then leave ``x - mean`` of order ``eps * |x|``,
+    a spurious curvature of order ``eps**2`` whose inverse becomes the
+    "auto" step, and the fit diverges or returns huge coefficients.
+    """
+    low, high = _column_range(A)
+    constant = low == high
+    if np.any(constant):
+        offset = offset.copy()
+        offset[constant] = low[constant]
+    return offset
+
+
+def finite_sum_weights(weights):
+    """Scale ``weights`` by a power of two (exact) when their sum overflows.
+
+    Only the ratios ``s_i / S`` enter the objective.
+    """
+    with np.errstate(over="ignore"):
+        total = np.sum(weights, dtype=np.float64)
+    if np.isfinite(total):
+        return weights
+    return np.ldexp(weights, -int(np.frexp(weights.max())[1]) - 1)
+
+
+def check_magnitude(name, A, n_columns, *, small):
+    """Raise ValueError when squares of the entries of ``A`` over- or underflow.
+
+    The gradient and the curvature need sums of squares and cross products
+    of the entries, so the largest magnitude ``M`` must keep
+    ``16 * n_columns * M**2`` finite in ``A.dtype``; with ``small``, a non-zero
+    ``M`` must also keep ``M**2`` a normal number, with 20 bits of headroom.
+    """
+    info = np.finfo(A.dtype)
+    low, high = _column_range(A)
+    largest = float(max(high.max(initial=0.0), -low.min(initial=0.0)))
+    too_large = math.sqrt(float(info.max) / (16.0 * max(n_columns, 1)))
+    too_small = math.sqrt(float(info.tiny)) * 2.0**10
+    fix = "for example with sklearn.preprocessing.MaxAbsScaler or StandardScaler"
+    if name == "y":
+        fix = "for example with sklearn.compose.TransformedTargetRegressor"
+    if largest > too_large:
+        raise ValueError(
+            f"{name} has values as large as {largest:.3g} in magnitude: their squares overflow "
+            f"{A.dtype} (the limit for this shape is {too_large:.3g}). Rescale {name}, {fix}."
+        )
+    if small and 0.0 < largest < too_small:
+        raise ValueError(
+            f"{name} has no value larger than {largest:.3g} in magnitude: their squares "
+            f"underflow {A.dtype} (the limit is {too_small:.3g}). Rescale {name}, {fix}."
+        )
