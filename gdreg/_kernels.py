@@ -6,17 +6,21 @@ what :meth:`gdreg._objective.LeastSquares.batch_value_and_gradient` followed
 by the optimizer's ``update`` computes, in a different summation order, so
 the two paths agree to round-off (``tests/test_kernels.py``).
 
-Three choices make them fast without ``fastmath`` (which would let LLVM
-reorder sums beyond round-off):
+What makes them fast:
 
 * single-target problems (the common case) run on 1-D views, so the update
   loops are unit-stride and vectorise;
-* the per-sample kernel fuses everything into two passes over the row: one
-  pass forms ``x_i . w``, ``x_offset . w`` (and ``||w||^2`` when penalised)
-  together, one pass applies the update, with no gradient buffer;
-* dot products use four independent partial sums, so the loop is not bound by
-  the latency of one chain of dependent additions (a different but equally
-  accurate summation order).
+* the per-sample kernel makes two passes over the row: one forms the centred
+  residual, one applies the update, with no gradient buffer;
+* the next rows are prefetched (samples come in a random order, which the
+  hardware prefetcher cannot guess);
+* the hot loops call no helper that takes an array (numba wraps each such
+  call in atomic reference counting, which cost four times the arithmetic
+  at d = 10);
+* LLVM may reassociate sums and contract multiply-adds (``fastmath`` limited
+  to ``{"reassoc", "contract"}``), so dot products vectorise with several
+  accumulators. This changes results by round-off only; the flags that
+  assume no NaN or infinity are not given, so divergence is still detected.
 
 :func:`gram_descent` runs many full-batch epochs on the sufficient
 statistics in one call, so the O(d^2) iterations of
@@ -83,91 +87,65 @@ def _prefetch(typingctx, array, index):
     return sig, codegen
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _prefetch_sample(flat, y, scale, order, p, d):
-    """Prefetch row, target and weight of the sample visited at position ``p``."""
-    if p < order.shape[0]:
-        i = order[p]
-        for f in range(0, d, _LINE):
-            _prefetch(flat, i * d + f)
-        _prefetch(flat, i * d + d - 1)
-        _prefetch(y, i)
-        _prefetch(scale, i)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _dot(a, b, n, zero):
-    """``a[:n] . b[:n]`` with four partial sums (no dependency chain)."""
-    s0 = zero
-    s1 = zero
-    s2 = zero
-    s3 = zero
-    m = n - n % 4
-    for f in range(0, m, 4):
-        s0 += a[f] * b[f]
-        s1 += a[f + 1] * b[f + 1]
-        s2 += a[f + 2] * b[f + 2]
-        s3 += a[f + 3] * b[f + 3]
-    for f in range(m, n):
-        s0 += a[f] * b[f]
-    return (s0 + s1) + (s2 + s3)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _dot2(a, b, c, n, zero):
-    """``(a . c, b . c)`` over the first ``n`` entries in one pass."""
-    s0 = zero
-    s1 = zero
-    t0 = zero
-    t1 = zero
-    m = n - n % 2
-    for f in range(0, m, 2):
-        s0 += a[f] * c[f]
-        s1 += a[f + 1] * c[f + 1]
-        t0 += b[f] * c[f]
-        t1 += b[f + 1] * c[f + 1]
-    for f in range(m, n):
-        s0 += a[f] * c[f]
-        t0 += b[f] * c[f]
-    return s0 + s1, t0 + t1
+#: Floating-point freedom given to LLVM in the epoch kernels: reassociation
+#: (so that dot products and row sums vectorise with several accumulators) and
+#: contraction into fused multiply-adds. Both change results by round-off only;
+#: "nnan"/"ninf" are not given, so divergence (NaN, inf) is still seen.
+_SUMS = {"reassoc", "contract"}
 
 
 # -- single target, per sample -------------------------------------------------------
-@njit(cache=True, nogil=True)
-def _sgd_dense(X, flat, y, scale, x_off, y_off, alpha, learn_b, w, order, steps, zero):
+# The per-sample loops below are written out by hand, with no call to a helper
+# that takes an array: numba adds a reference-count increment and decrement
+# (atomic operations) around every such call, and at d = 10 those cost more
+# than the arithmetic (200 ns a sample instead of 45).
+@njit(cache=True, nogil=True, fastmath=_SUMS)
+def _sgd_dense(flat, y, scale, x_off, y_off, alpha, learn_b, w, order, steps, zero):
     """Per-sample SGD, one target: ``w`` is the (d + 1,) column of ``theta``."""
-    d = X.shape[1]
+    d = x_off.shape[0]
     n = order.shape[0]
     total = 0.0
     for p in range(n):
-        _prefetch_sample(flat, y, scale, order, p + _PREFETCH_AHEAD, d)
+        ahead = p + _PREFETCH_AHEAD
+        if ahead < n:
+            k = order[ahead]
+            for f in range(0, d, _LINE):
+                _prefetch(flat, k * d + f)
+            _prefetch(flat, k * d + d - 1)
+            _prefetch(y, k)
+            _prefetch(scale, k)
         i = order[p]
-        row = X[i]
-        xw, ow = _dot2(row, x_off, w, d, zero)
-        r = xw - ow + w[d] + y_off - y[i]
+        base = i * d
+        s = zero
+        for f in range(d):
+            s += (flat[base + f] - x_off[f]) * w[f]
+        r = s + w[d] + y_off - y[i]
         si = scale[i]
         loss = 0.5 * si * r * r
         if alpha != 0.0:
-            loss += 0.5 * alpha * _dot(w, w, d, zero)
+            u = zero
+            for f in range(d):
+                u += w[f] * w[f]
+            loss += 0.5 * alpha * u
         total += loss
         eta = steps[p]
         g = si * r
         if alpha != 0.0:
             for f in range(d):
-                w[f] -= eta * (g * (row[f] - x_off[f]) + alpha * w[f])
+                w[f] -= eta * (g * (flat[base + f] - x_off[f]) + alpha * w[f])
         else:
             for f in range(d):
-                w[f] -= eta * (g * (row[f] - x_off[f]))
+                w[f] -= eta * (g * (flat[base + f] - x_off[f]))
         if learn_b:
             w[d] -= eta * g
     return total / n
 
 
 # -- single target, mini-batch -------------------------------------------------------
-@njit(cache=True, nogil=True)
-def _minibatch_dense(X, flat, y, scale, x_off, y_off, alpha, learn_b, w, order, steps, bsz, zero):
+@njit(cache=True, nogil=True, fastmath=_SUMS)
+def _minibatch_dense(flat, y, scale, x_off, y_off, alpha, learn_b, w, order, steps, bsz, zero):
     """Mini-batch GD, one target; centring is applied to the batch sum."""
-    d = X.shape[1]
+    d = x_off.shape[0]
     n = order.shape[0]
     grad = np.zeros(d, dtype=w.dtype)
     total = 0.0
@@ -175,22 +153,39 @@ def _minibatch_dense(X, flat, y, scale, x_off, y_off, alpha, learn_b, w, order, 
         start = bi * bsz
         stop = min(start + bsz, n)
         size = stop - start
-        shift = _dot(x_off, w, d, zero) - w[d] - y_off
-        grad[:] = zero
+        shift = zero
+        for f in range(d):
+            shift += x_off[f] * w[f]
+        shift = shift - w[d] - y_off
+        for f in range(d):
+            grad[f] = zero
         sr_sum = zero
         batch_loss = 0.0
         for p in range(start, stop):
-            _prefetch_sample(flat, y, scale, order, p + _PREFETCH_AHEAD, d)
+            ahead = p + _PREFETCH_AHEAD
+            if ahead < n:
+                k = order[ahead]
+                for f in range(0, d, _LINE):
+                    _prefetch(flat, k * d + f)
+                _prefetch(flat, k * d + d - 1)
+                _prefetch(y, k)
+                _prefetch(scale, k)
             i = order[p]
-            row = X[i]
-            r = _dot(row, w, d, zero) - shift - y[i]
+            base = i * d
+            s = zero
+            for f in range(d):
+                s += flat[base + f] * w[f]
+            r = s - shift - y[i]
             g = scale[i] * r
             batch_loss += 0.5 * g * r
             sr_sum += g
             for f in range(d):
-                grad[f] += g * row[f]
+                grad[f] += g * flat[base + f]
         if alpha != 0.0:
-            batch_loss += 0.5 * alpha * _dot(w, w, d, zero) * size
+            u = zero
+            for f in range(d):
+                u += w[f] * w[f]
+            batch_loss += 0.5 * alpha * u * size
         total += batch_loss
         eta = steps[bi]
         for f in range(d):
@@ -357,7 +352,7 @@ def plain_epoch(data, theta, order, steps, batch_size) -> float:
         y = data.Y[:, 0]
         y_off = dtype.type(data.y_offset[0])
         flat = X.reshape(-1)  # a view: X is C-contiguous
-        args = (X, flat, y, data.scale, data.x_offset, y_off, alpha, data.learn_intercept, w)
+        args = (flat, y, data.scale, data.x_offset, y_off, alpha, data.learn_intercept, w)
         args = (*args, order)
         if batch_size == 1:
             return float(_sgd_dense(*args, steps, zero))
