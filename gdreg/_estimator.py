@@ -11,7 +11,12 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_array,
+    check_is_fitted,
+    validate_data,
+)
 
 from gdreg import _callbacks, _loop, _partial
 from gdreg._objective import GRAM_MAX_FEATURES, GramLeastSquares, LeastSquares
@@ -20,7 +25,11 @@ from gdreg._validation import (
     column_ranges_shared,
     constant_columns,
     finite_sum_weights,
+    sample_fractions,
     snap_constant,
+    summarize_columns,
+    summary_will_run,
+    weighted_column_means,
 )
 from gdreg.optimizers import SAMPLINGS, GradientDescent, as_optimizer
 
@@ -390,6 +399,10 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         return self
 
     def _validate_training_data(self, X, y, sample_weight, *, reset):
+        # A large dense X is checked for NaN and infinity by the compiled pass
+        # that also takes its column range and means (summarize_columns), not
+        # by a pass of its own in validate_data.
+        own_check = summary_will_run(X)
         X, y = validate_data(
             self,
             X,
@@ -399,6 +412,7 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
             dtype=[np.float64, np.float32],
             multi_output=True,
             y_numeric=True,
+            ensure_all_finite=not own_check,
         )
         y = np.asarray(y, dtype=X.dtype)
         one_d = y.ndim == 1
@@ -412,6 +426,11 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
             if not np.any(weights > 0):
                 raise ValueError("sample_weight must not be all zero.")
             weights = finite_sum_weights(weights)
+        if own_check and not summarize_columns(X, weights):
+            # sklearn's own error (it names NaN or infinity). Also reached when the
+            # pass did not run after all (validation converted X), or when X is
+            # finite and a sum overflowed: check_magnitude then says so.
+            check_array(X, accept_sparse="csr", dtype=None, input_name="X", estimator=self)
         check_magnitude("X", X, X.shape[1], small=True)
         check_magnitude("y", Y, Y.shape[1], small=False)
         return X, Y, weights, one_d
@@ -425,9 +444,8 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         d, k = X.shape[1], Y.shape[1]
         if not self.fit_intercept:
             return np.zeros(d, dtype=X.dtype), np.zeros(k, dtype=X.dtype)
-        c = np.full(X.shape[0], 1.0 / X.shape[0]) if weights is None else weights / weights.sum()
-        c = c.astype(X.dtype)
-        x_offset = np.asarray(safe_sparse_dot(X.T, c), dtype=X.dtype).ravel()
+        c = sample_fractions(weights, X.shape[0], X.dtype)
+        x_offset = weighted_column_means(X, weights)
         return snap_constant(X, x_offset), snap_constant(Y, (c @ Y).astype(X.dtype))
 
     def _objective(self, X, Y, weights, optimizer, x_offset, y_offset):

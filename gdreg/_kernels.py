@@ -33,6 +33,10 @@ readable NumPy path everywhere.
 
 from __future__ import annotations
 
+import functools
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import scipy.sparse as sp
 from llvmlite import ir
@@ -54,7 +58,7 @@ _LINE = 8
 COMPILED_MIN_SIZE = 1_000_000
 #: The same for the one-pass summaries of X (column range, largest row norm):
 #: NumPy's chunked passes cost less than compiling them until X is this large.
-ONE_PASS_MIN_SIZE = 10_000_000
+ONE_PASS_MIN_SIZE = 1_000_000
 
 #: Status codes returned by :func:`gram_descent`.
 RUNNING, CONVERGED, DIVERGED = 0, 1, 2
@@ -514,19 +518,36 @@ def gram_descent(objective, theta, steps, *, eta_ref, tol, limit):
 
 
 # -- one-pass summaries of X ---------------------------------------------------------
-@njit(cache=True, nogil=True)
-def _column_range(X):
-    n, d = X.shape
-    low = X[0].copy()
-    high = X[0].copy()
-    for i in range(1, n):
-        row = X[i]
-        # element-wise over the row, so it vectorises (no reduction across f)
-        for f in range(d):
-            v = row[f]
-            low[f] = v if v < low[f] else low[f]
-            high[f] = v if v > high[f] else high[f]
-    return low, high
+#: A one-pass summary of an X with at least this many entries is computed as
+#: _ROW_PARTS blocks of rows on up to that many threads (the kernels release the
+#: GIL). One thread does not saturate the memory bandwidth: on 2 cores, a
+#: 1,000,000 x 100 pass takes 0.065 s instead of 0.12 s.
+SPLIT_MIN_SIZE = 4_000_000
+#: Blocks per split pass: fixed, so that the partial sums are added in the
+#: same order whatever the number of cores (bitwise reproducible results).
+_ROW_PARTS = 4
+
+
+@functools.cache
+def _pool() -> ThreadPoolExecutor:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return ThreadPoolExecutor(max_workers=max(1, min(_ROW_PARTS, cores or 1)))
+
+
+def map_row_parts(func, n_rows: int, X) -> list:
+    """``[func(rows) for rows in blocks]``: one block, or ``_ROW_PARTS`` on threads.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> map_row_parts(lambda rows: rows, 5, np.zeros((5, 1)))
+    [slice(0, 5, None)]
+    """
+    if X.size < SPLIT_MIN_SIZE or n_rows < 2 * _ROW_PARTS:
+        return [func(slice(0, n_rows))]
+    bounds = [n_rows * part // _ROW_PARTS for part in range(_ROW_PARTS + 1)]
+    blocks = [slice(bounds[p], bounds[p + 1]) for p in range(_ROW_PARTS)]
+    return list(_pool().map(func, blocks))
 
 
 def worth_compiling(n_entries: int, threshold: int | None = None) -> bool:
@@ -547,37 +568,79 @@ def column_range(X):
     >>> low, high
     (array([ 1., -2.]), array([3., 5.]))
     """
-    X = np.asarray(X)
-    if X.shape[0] == 0:
-        return X.min(axis=0), X.max(axis=0)  # NumPy's error for an empty reduction
-    return _column_range(X)
+    low, high, _ = column_summary(X)
+    return low, high
 
 
 @njit(cache=True, nogil=True)
-def _max_weighted_row_norm(X, offset, weight, plus, zero):
-    n, d = X.shape
-    best = 0.0
-    m = d - d % 4
+def _column_summary(flat, d, scale, weighted):
+    n = flat.shape[0] // d
+    low = flat[:d].copy()
+    high = flat[:d].copy()
+    sums = np.zeros(d)
     for i in range(n):
-        row = X[i]
-        # four partial sums: the additions do not wait on one another
-        s0 = zero
-        s1 = zero
-        s2 = zero
-        s3 = zero
-        for f in range(0, m, 4):
-            t0 = row[f] - offset[f]
-            t1 = row[f + 1] - offset[f + 1]
-            t2 = row[f + 2] - offset[f + 2]
-            t3 = row[f + 3] - offset[f + 3]
-            s0 += t0 * t0
-            s1 += t1 * t1
-            s2 += t2 * t2
-            s3 += t3 * t3
-        for f in range(m, d):
-            t0 = row[f] - offset[f]
-            s0 += t0 * t0
-        value = weight[i] * (((s0 + s1) + (s2 + s3)) + plus)
+        base = i * d  # flat indexing: a row view per row costs reference counting
+        si = scale[i] if weighted else 1.0
+        # element-wise over the row, so it vectorises (no reduction across f)
+        for f in range(d):
+            v = flat[base + f]
+            low[f] = v if v < low[f] else low[f]
+            high[f] = v if v > high[f] else high[f]
+            sums[f] += si * v
+    return low, high, sums
+
+
+def column_summary(X, scale=None):
+    """Column range and weighted column sums of dense ``X`` in one pass.
+
+    Returns ``(low, high, sums)``: the column-wise minimum and maximum (in
+    ``X.dtype``) and ``sum_i scale_i x_i`` accumulated in float64, or the
+    column means when ``scale`` is ``None``. A NaN or an infinity anywhere in
+    ``X`` makes its column's sum non-finite (``0 * inf`` is NaN too), so the
+    sums double as the finiteness check. Nothing of size ``n`` is allocated.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> low, high, means = column_summary(np.array([[1.0, 5.0], [3.0, -2.0]]))
+    >>> low, high, means
+    (array([ 1., -2.]), array([3., 5.]), array([2. , 1.5]))
+    >>> column_summary(np.array([[1.0], [3.0]]), np.array([0.25, 0.75]))[2]
+    array([2.5])
+    """
+    X = np.ascontiguousarray(X)
+    n = X.shape[0]
+    if n == 0 or X.shape[1] == 0:
+        return X.min(axis=0), X.max(axis=0), np.zeros(X.shape[1])  # NumPy's error
+    weighted = scale is not None
+    scale = np.ascontiguousarray(scale, dtype=np.float64) if weighted else np.empty(0)
+    parts = map_row_parts(
+        lambda rows: _column_summary(
+            X[rows].reshape(-1), X.shape[1], scale[rows] if weighted else scale, weighted
+        ),
+        n,
+        X,
+    )
+    low = functools.reduce(np.minimum, [part[0] for part in parts])
+    high = functools.reduce(np.maximum, [part[1] for part in parts])
+    sums = functools.reduce(np.add, [part[2] for part in parts])  # a fixed order
+    if not weighted:
+        sums /= n
+    return low, high, sums
+
+
+@njit(cache=True, nogil=True, fastmath=_SUMS)
+def _max_weighted_row_norm(flat, offset, weight, plus, zero):
+    d = offset.shape[0]
+    n = flat.shape[0] // d if d else 0
+    best = 0.0
+    for i in range(n):
+        base = i * d
+        s = zero  # reassociated into vector partial sums (see _SUMS)
+        for f in range(d):
+            t = flat[base + f] - offset[f]
+            s += t * t
+        value = weight[i] * (s + plus)
         best = value if value > best else best
     return best
 
@@ -595,12 +658,14 @@ def max_weighted_row_norm(X, offset, weight, plus: float = 0.0) -> float:
     2.5
     """
     dtype = X.dtype
-    return float(
-        _max_weighted_row_norm(
-            X,
-            np.ascontiguousarray(offset, dtype=dtype),
-            np.ascontiguousarray(weight),
-            float(plus),
-            dtype.type(0),
-        )
+    X = np.ascontiguousarray(X)
+    offset = np.ascontiguousarray(offset, dtype=dtype)
+    weight = np.ascontiguousarray(weight)
+    parts = map_row_parts(
+        lambda rows: _max_weighted_row_norm(
+            X[rows].reshape(-1), offset, weight[rows], float(plus), dtype.type(0)
+        ),
+        X.shape[0],
+        X,
     )
+    return float(max(parts))

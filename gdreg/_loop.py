@@ -307,7 +307,7 @@ def run(
 
 
 #: Updates whose step sizes are evaluated at once (bounds the schedule's temporaries).
-_STEP_CHUNK = 1 << 13
+_STEP_CHUNK = 1 << 16
 
 
 def _epoch_steps(schedule, t_first: int, count: int, dtype) -> np.ndarray:

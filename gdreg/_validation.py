@@ -12,6 +12,7 @@ import math
 import threading
 
 import numpy as np
+from sklearn.utils.extmath import safe_sparse_dot
 
 from gdreg import _kernels
 
@@ -36,25 +37,85 @@ def column_ranges_shared(fit):
     return wrapped
 
 
+def _memo_entry(A):
+    """This fit's memo dict for array ``A`` (``None`` outside a fit)."""
+    memo = getattr(_fit_ranges, "memo", None)
+    if memo is None:
+        return None
+    seen = memo.get(id(A))
+    if seen is None or seen[0] is not A:  # the same object, not a recycled id
+        seen = memo[id(A)] = (A, {})
+    return seen[1]
+
+
 def _column_range(A):
     """Column-wise ``(min, max)`` of a dense or CSR array, without a copy."""
-    memo = getattr(_fit_ranges, "memo", None)
-    if memo is not None:
-        seen = memo.get(id(A))
-        if seen is not None and seen[0] is A:  # the same object, not a recycled id
-            return seen[1]
-        memo[id(A)] = (A, _compute_column_range(A))
-        return memo[id(A)][1]
-    return _compute_column_range(A)
+    entry = _memo_entry(A)
+    if entry is None:
+        return _compute_column_range(A)
+    if "range" not in entry:
+        entry["range"] = _compute_column_range(A)
+    return entry["range"]
+
+
+def one_pass_applies(X) -> bool:
+    """Whether the compiled one-pass summaries of ``X`` are used."""
+    return (
+        isinstance(X, np.ndarray)
+        and X.ndim == 2
+        and X.dtype in (np.float32, np.float64)
+        and X.flags.c_contiguous
+        and _kernels.worth_compiling(X.size, _kernels.ONE_PASS_MIN_SIZE)
+    )
+
+
+def summary_will_run(X) -> bool:
+    """Whether :func:`summarize_columns` will read raw input ``X`` as it is.
+
+    True for a C-contiguous float ndarray large enough for the compiled pass,
+    passed to a running fit: validation then keeps it as it is, and its
+    finiteness is checked by that pass instead of a pass of its own.
+    """
+    return getattr(_fit_ranges, "memo", None) is not None and one_pass_applies(X)
+
+
+def sample_fractions(weights, n_samples: int, dtype) -> np.ndarray:
+    """``c_i = s_i / S`` (``1 / n`` without weights), in ``dtype``."""
+    c = np.full(n_samples, 1.0 / n_samples) if weights is None else weights / weights.sum()
+    return c.astype(dtype, copy=False)
+
+
+def summarize_columns(X, weights) -> bool | None:
+    """Column range and weighted column means of ``X`` in one compiled pass.
+
+    Both are remembered for the running fit (the range for the magnitude
+    check and the constant columns, the means for the centring offsets), so
+    that ``X`` is read once for all of them. Returns whether every entry
+    seen was finite (a non-finite sum can only come from a NaN or an
+    infinity, or from an overflow that the magnitude check reports). Does
+    nothing (and returns None) outside a fit or when the pass does not apply.
+    """
+    entry = _memo_entry(X)
+    if entry is None or not one_pass_applies(X) or X.shape[0] == 0:
+        return None
+    scale = None if weights is None else weights / np.sum(weights, dtype=np.float64)
+    low, high, means = _kernels.column_summary(X, scale)
+    entry["range"] = (low, high)
+    entry["means"] = (weights, means.astype(X.dtype))
+    return bool(np.isfinite(means).all())
+
+
+def weighted_column_means(X, weights) -> np.ndarray:
+    """``sum_i c_i x_i`` in ``X.dtype`` (from :func:`summarize_columns` when it ran)."""
+    entry = _memo_entry(X)
+    if entry is not None and "means" in entry and entry["means"][0] is weights:
+        return entry["means"][1]
+    c = sample_fractions(weights, X.shape[0], X.dtype)
+    return np.asarray(safe_sparse_dot(X.T, c), dtype=X.dtype).ravel()
 
 
 def _compute_column_range(A):
-    if (
-        isinstance(A, np.ndarray)
-        and A.ndim == 2
-        and A.flags.c_contiguous
-        and _kernels.worth_compiling(A.size, _kernels.ONE_PASS_MIN_SIZE)
-    ):
+    if one_pass_applies(A):
         return _kernels.column_range(A)  # one compiled pass instead of two row-by-row ones
     low, high = A.min(axis=0), A.max(axis=0)
     if hasattr(low, "toarray"):

@@ -7,6 +7,7 @@ same coefficients up to round-off.
 """
 
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -217,3 +218,92 @@ def test_column_range_is_computed_once_per_array_per_fit(monkeypatch):
         est.fit(X, y)
     assert calls.count(id(X)) == 1
     assert est.coef_[0] == 0.0  # column 0 is now constant: no gradient reaches it
+
+
+@pytest.mark.parametrize("split", [False, True])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_column_summary_matches_numpy(monkeypatch, dtype, weighted, split):
+    monkeypatch.setattr(_kernels, "SPLIT_MIN_SIZE", 0 if split else 10**18)
+    rng = np.random.default_rng(11)
+    X = (rng.standard_normal((1003, 7)) * [1, 10, 100, 1, 1, 1e-3, 5] + 3.0).astype(dtype)
+    scale = rng.uniform(0.0, 2.0, 1003) if weighted else None
+    low, high, sums = _kernels.column_summary(X, scale)
+    np.testing.assert_array_equal(low, X.min(axis=0))
+    np.testing.assert_array_equal(high, X.max(axis=0))
+    assert low.dtype == dtype and sums.dtype == np.float64
+    expected = X.astype(np.float64).T @ scale if weighted else X.astype(np.float64).mean(axis=0)
+    np.testing.assert_allclose(sums, expected, rtol=1e-13)
+
+
+def test_split_passes_do_not_depend_on_the_number_of_threads(monkeypatch):
+    """The blocks are fixed, so the summed means are bitwise the same on any core count."""
+    monkeypatch.setattr(_kernels, "SPLIT_MIN_SIZE", 0)
+    X = np.random.default_rng(3).standard_normal((5001, 9))
+    results = []
+    for workers in (1, 2, 4):
+        monkeypatch.setattr(
+            _kernels, "_pool", lambda workers=workers: ThreadPoolExecutor(max_workers=workers)
+        )
+        results.append(_kernels.column_summary(X)[2])
+        results.append(np.array([_kernels.max_weighted_row_norm(X, X[0], np.ones(5001))]))
+    for other in results[2:]:
+        np.testing.assert_array_equal(other, results[len(other) == 1])
+
+
+@pytest.mark.parametrize("optimizer", ["batch", "stochastic", "minibatch"])
+@pytest.mark.parametrize(
+    "bad, message", [(np.nan, "Input X contains NaN"), (np.inf, "Input X contains infinity")]
+)
+def test_the_summary_pass_reports_nan_and_infinity_as_sklearn_does(
+    monkeypatch, optimizer, bad, message
+):
+    """Large dense X skips validate_data's finiteness pass: the summary pass must catch it."""
+    from gdreg import _validation
+
+    monkeypatch.setattr(_kernels, "ONE_PASS_MIN_SIZE", 0)
+    X, y = _data(n=300, d=5)
+    assert _validation.one_pass_applies(X)
+    weights = np.ones(300)
+    weights[17] = 0.0  # a zero weight does not hide the bad value (0 * inf is NaN)
+    for row in (0, 17, 299):
+        Xb = X.copy()
+        Xb[row, 2] = bad
+        est = GradientDescentRegressor(optimizer=optimizer, max_iter=2, tol=None)
+        with pytest.raises(ValueError, match=message):
+            est.fit(Xb, y, sample_weight=weights)
+        assert not hasattr(est, "coef_")
+
+
+def test_the_summary_pass_replaces_the_separate_passes(monkeypatch):
+    """One compiled pass gives the range, the means and the finiteness check of X."""
+    from sklearn.utils import validation as sk_validation
+
+    monkeypatch.setattr(_kernels, "ONE_PASS_MIN_SIZE", 0)
+    calls = []
+    original = _kernels.column_summary
+    monkeypatch.setattr(
+        _kernels, "column_summary", lambda A, s=None: calls.append(A.shape) or original(A, s)
+    )
+    finite_checks = []
+    original_finite = sk_validation._assert_all_finite
+    monkeypatch.setattr(
+        sk_validation,
+        "_assert_all_finite",
+        lambda A, *a, **k: finite_checks.append(np.shape(A)) or original_finite(A, *a, **k),
+    )
+    X, y = _data(n=400, d=6)
+    est = GradientDescentRegressor(optimizer="stochastic", max_iter=2, tol=None, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+    assert calls.count(X.shape) == 1
+    assert X.shape not in finite_checks  # y is still checked by scikit-learn
+    reference = GradientDescentRegressor(
+        optimizer="stochastic", max_iter=2, tol=None, random_state=0
+    )
+    monkeypatch.setattr(_kernels, "ONE_PASS_MIN_SIZE", 10**18)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reference.fit(X, y)
+    np.testing.assert_allclose(est.coef_, reference.coef_, rtol=1e-12)
