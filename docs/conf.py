@@ -22,7 +22,7 @@ import gdreg  # noqa: E402
 
 project = "gdreg"
 author = "gdreg developers"
-copyright = "gdreg developers"  # noqa: A001
+copyright = "gdreg developers"
 release = version = gdreg.__version__
 
 extensions = [
