@@ -444,9 +444,12 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         d, k = X.shape[1], Y.shape[1]
         if not self.fit_intercept:
             return np.zeros(d, dtype=X.dtype), np.zeros(k, dtype=X.dtype)
-        c = sample_fractions(weights, X.shape[0], X.dtype)
         x_offset = weighted_column_means(X, weights)
-        return snap_constant(X, x_offset), snap_constant(Y, (c @ Y).astype(X.dtype))
+        if weights is None:
+            y_offset = Y.mean(axis=0, dtype=np.float64)
+        else:
+            y_offset = sample_fractions(weights, X.shape[0], X.dtype) @ Y
+        return snap_constant(X, x_offset), snap_constant(Y, y_offset.astype(X.dtype))
 
     def _objective(self, X, Y, weights, optimizer, x_offset, y_offset):
         n, d = X.shape

@@ -393,8 +393,11 @@ def objective_yty(objective):
     """Weighted sum of squares of the centred targets (J at w = 0, times 2)."""
     if getattr(objective, "yty", None) is not None:
         return objective.yty
+    if not objective.n_samples:
+        return np.zeros(1)
     yc = objective.Y - objective.y_offset
-    return objective.c @ (yc * yc) if objective.n_samples else np.zeros(1)
+    np.multiply(yc, yc, out=yc)  # in place: one n-long temporary, not two
+    return objective.c @ yc
 
 
 def _numpy_epoch(objective, optimizer, params, state, order, steps, batch):

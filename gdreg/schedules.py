@@ -100,8 +100,16 @@ class InverseSqrt(Schedule):
         self.t0 = t0
 
     def __call__(self, t):
-        value = self.eta0 / np.sqrt(1.0 + (np.asarray(t, dtype=float) - 1.0) / self.t0)
-        return float(value) if np.ndim(value) == 0 else value
+        if np.ndim(t) == 0:
+            return float(self.eta0 / np.sqrt(1.0 + (float(t) - 1.0) / self.t0))
+        # eta0 / sqrt(1 + (t - 1) / t0), operation by operation in one buffer: a
+        # per-sample epoch asks for n steps, and n-long temporaries cost page faults
+        value = np.array(t, dtype=float)
+        value -= 1.0
+        value /= self.t0
+        value += 1.0
+        np.sqrt(value, out=value)
+        return np.divide(self.eta0, value, out=value)
 
 
 def _as_float(value):
