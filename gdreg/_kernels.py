@@ -147,11 +147,16 @@ def _sgd_dense(flat, y, scale, x_off, y_off, alpha, learn_b, w, order, steps, ze
 
 # -- single target, mini-batch -------------------------------------------------------
 @njit(cache=True, nogil=True, fastmath=_SUMS)
-def _minibatch_dense(flat, y, scale, x_off, y_off, alpha, learn_b, w, order, steps, bsz, zero):
-    """Mini-batch GD, one target; centring is applied to the batch sum."""
+def _minibatch_dense(
+    flat, y, scale, x_off, y_off, alpha, learn_b, w, order, steps, bsz, zero, grad
+):
+    """Mini-batch GD, one target; centring is applied to the batch sum.
+
+    ``grad`` is a (d,) buffer from the caller (no allocation in the kernel,
+    which halves its compile time).
+    """
     d = x_off.shape[0]
     n = order.shape[0]
-    grad = np.zeros(d, dtype=w.dtype)
     total = 0.0
     for bi in range(steps.shape[0]):
         start = bi * bsz
@@ -360,7 +365,8 @@ def plain_epoch(data, theta, order, steps, batch_size) -> float:
         args = (*args, order)
         if batch_size == 1:
             return float(_sgd_dense(*args, steps, zero))
-        return float(_minibatch_dense(*args, steps, batch_size, zero))
+        grad = np.empty(X.shape[1], dtype=dtype)
+        return float(_minibatch_dense(*args, steps, batch_size, zero, grad))
     if sp.issparse(X):
         return float(
             _plain_epoch_csr(
@@ -400,7 +406,9 @@ def plain_epoch(data, theta, order, steps, batch_size) -> float:
 @njit(cache=True, nogil=True)
 def _gram_product(gram_t, w, out, d, k):
     """``out = G @ w[:d]`` as a sum of scaled rows of ``G^T`` (unit stride, vectorises)."""
-    out[:, :] = 0.0
+    for f in range(d):
+        for j in range(k):
+            out[f, j] = 0.0
     for f2 in range(d):
         for j in range(k):
             wf = w[f2, j]
@@ -410,10 +418,11 @@ def _gram_product(gram_t, w, out, d, k):
 
 @njit(cache=True, nogil=True)
 def _gram_descent(
-    gram_t, xty, yty_sum, x_off, alpha, theta, steps, eta_ref, tol, limit, losses, changes
+    gram_t, xty, yty_sum, x_off, alpha, theta, steps, eta_ref, tol, limit, losses, changes, gw
 ):
+    # gw, a (d, k) buffer, comes from the caller: a kernel that allocates
+    # takes longer to compile (paid by the first fit of a process)
     d, k = xty.shape
-    gw = np.zeros((d, k), dtype=theta.dtype)
     _gram_product(gram_t, theta, gw, d, k)
     for e in range(steps.shape[0]):
         eta = steps[e]
@@ -513,6 +522,7 @@ def gram_descent(objective, theta, steps, *, eta_ref, tol, limit):
         float(limit),
         losses,
         changes,
+        np.empty(objective.xty.shape, dtype=dtype),
     )
     return int(epochs), int(status), losses[:epochs], changes[:epochs]
 
@@ -573,21 +583,19 @@ def column_range(X):
 
 
 @njit(cache=True, nogil=True)
-def _column_summary(flat, d, scale, weighted):
+def _column_summary(flat, d, scale, step, low, high, sums):
+    # Outputs come in from the caller: a kernel that allocates takes twice as
+    # long to compile (it counts towards the first fit of a fresh process).
     n = flat.shape[0] // d
-    low = flat[:d].copy()
-    high = flat[:d].copy()
-    sums = np.zeros(d)
     for i in range(n):
         base = i * d  # flat indexing: a row view per row costs reference counting
-        si = scale[i] if weighted else 1.0
+        si = scale[i * step]  # step 0: one shared scale (no n-long vector of ones)
         # element-wise over the row, so it vectorises (no reduction across f)
         for f in range(d):
             v = flat[base + f]
             low[f] = v if v < low[f] else low[f]
             high[f] = v if v > high[f] else high[f]
             sums[f] += si * v
-    return low, high, sums
 
 
 def column_summary(X, scale=None):
@@ -613,14 +621,23 @@ def column_summary(X, scale=None):
     if n == 0 or X.shape[1] == 0:
         return X.min(axis=0), X.max(axis=0), np.zeros(X.shape[1])  # NumPy's error
     weighted = scale is not None
-    scale = np.ascontiguousarray(scale, dtype=np.float64) if weighted else np.empty(0)
-    parts = map_row_parts(
-        lambda rows: _column_summary(
-            X[rows].reshape(-1), X.shape[1], scale[rows] if weighted else scale, weighted
-        ),
-        n,
-        X,
-    )
+    scale = np.ascontiguousarray(scale, dtype=np.float64) if weighted else np.ones(1)
+
+    def block(rows):
+        part = X[rows]
+        low, high, sums = part[0].copy(), part[0].copy(), np.zeros(X.shape[1])
+        _column_summary(
+            part.reshape(-1),
+            X.shape[1],
+            scale[rows] if weighted else scale,
+            int(weighted),
+            low,
+            high,
+            sums,
+        )
+        return low, high, sums
+
+    parts = map_row_parts(block, n, X)
     low = functools.reduce(np.minimum, [part[0] for part in parts])
     high = functools.reduce(np.maximum, [part[1] for part in parts])
     sums = functools.reduce(np.add, [part[2] for part in parts])  # a fixed order
