@@ -527,12 +527,76 @@ def gram_descent(objective, theta, steps, *, eta_ref, tol, limit):
     return int(epochs), int(status), losses[:epochs], changes[:epochs]
 
 
+# -- the visiting order of an epoch ----------------------------------------------------
+#: From this many samples on, the order of an epoch is shuffled in compiled code
+#: (:func:`shuffled_order`) rather than by ``RandomState.permutation``.
+SHUFFLE_MIN_SAMPLES = 1 << 14
+
+
+@njit(cache=True, nogil=True)
+def _shuffle(seed, out):
+    """Fisher-Yates over ``out`` (filled with 0..n-1), driven by splitmix64."""
+    n = out.shape[0]
+    for i in range(n):
+        out[i] = i
+    state = np.uint64(seed)
+    golden = np.uint64(0x9E3779B97F4A7C15)
+    mix1 = np.uint64(0xBF58476D1CE4E5B9)
+    mix2 = np.uint64(0x94D049BB133111EB)
+    low32 = np.uint64(0xFFFFFFFF)
+    for i in range(n - 1, 0, -1):
+        state = state + golden
+        z = state
+        z = (z ^ (z >> np.uint64(30))) * mix1
+        z = (z ^ (z >> np.uint64(27))) * mix2
+        z = z ^ (z >> np.uint64(31))
+        # j = floor(z * (i + 1) / 2**64) in [0, i], exact in 64-bit pieces (i < 2**32)
+        bound = np.uint64(i + 1)
+        high = (z >> np.uint64(32)) * bound + (((z & low32) * bound) >> np.uint64(32))
+        j = np.int64(high >> np.uint64(32))
+        swap = out[i]
+        out[i] = out[j]
+        out[j] = swap
+
+
+def shuffled_order(rng, n: int) -> np.ndarray:
+    """A uniformly random order of ``range(n)`` (int64), drawn from ``rng``.
+
+    For ``n >= SHUFFLE_MIN_SAMPLES`` one 63-bit seed is drawn from ``rng`` and
+    a Fisher-Yates shuffle driven by splitmix64 (Steele et al. 2014) runs in
+    compiled code: 0.3 ms instead of 1.6 ms for ``rng.permutation`` at
+    100,000 samples, 9 ms instead of 27 ms at 1,000,000 (where it is a tenth
+    of a per-sample epoch). Bounded draws use the top bits of a 64 x 32-bit
+    product, so the bias is below ``n / 2**64``. Smaller ``n`` (and ``n >=
+    2**32``) use ``rng.permutation``. The order depends only on ``rng``,
+    never on :data:`ENABLED`, so the compiled and NumPy paths visit the same
+    samples.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> order = shuffled_order(np.random.RandomState(0), 50_000)
+    >>> bool(np.array_equal(np.sort(order), np.arange(50_000)))
+    True
+    >>> shuffled_order(np.random.RandomState(0), 5)
+    array([2, 0, 1, 3, 4])
+    """
+    if n < SHUFFLE_MIN_SAMPLES or n >= 1 << 32:
+        return rng.permutation(n).astype(np.int64, copy=False)
+    order = np.empty(n, dtype=np.int64)
+    _shuffle(int(rng.randint(0, 2**63 - 1, dtype=np.int64)), order)
+    return order
+
+
 # -- one-pass summaries of X ---------------------------------------------------------
 #: A one-pass summary of an X with at least this many entries is computed as
 #: _ROW_PARTS blocks of rows on up to that many threads (the kernels release the
 #: GIL). One thread does not saturate the memory bandwidth: on 2 cores, a
 #: 1,000,000 x 100 pass takes 0.065 s instead of 0.12 s.
 SPLIT_MIN_SIZE = 4_000_000
+#: Entries per row of the vector loop below which the column summary of an
+#: unweighted X treats several consecutive rows as one.
+_WIDE = 64
 #: Blocks per split pass: fixed, so that the partial sums are added in the
 #: same order whatever the number of cores (bitwise reproducible results).
 _ROW_PARTS = 4
@@ -623,17 +687,23 @@ def column_summary(X, scale=None):
     weighted = scale is not None
     scale = np.ascontiguousarray(scale, dtype=np.float64) if weighted else np.ones(1)
 
+    d = X.shape[1]
+
     def block(rows):
-        part = X[rows]
-        low, high, sums = part[0].copy(), part[0].copy(), np.zeros(X.shape[1])
+        flat = X[rows].reshape(-1)
+        low, high, sums = flat[:d].copy(), flat[:d].copy(), np.zeros(d)
+        done = 0
+        group = -(-_WIDE // d)  # rows per group of at least _WIDE entries
+        if not weighted and group > 1 and flat.shape[0] >= 2 * group * d:
+            # narrow X: m consecutive rows are one row of m * d columns, so the
+            # vector loop is long enough to pay (100,000 x 10: 2.2 -> 1.0 ms)
+            done = flat.shape[0] // (group * d) * (group * d)
+            wide = [flat[: group * d].copy(), flat[: group * d].copy(), np.zeros(group * d)]
+            _column_summary(flat[:done], group * d, scale, 0, *wide)
+            low, high = wide[0].reshape(group, d).min(0), wide[1].reshape(group, d).max(0)
+            sums = wide[2].reshape(group, d).sum(0)
         _column_summary(
-            part.reshape(-1),
-            X.shape[1],
-            scale[rows] if weighted else scale,
-            int(weighted),
-            low,
-            high,
-            sums,
+            flat[done:], d, scale[rows] if weighted else scale, int(weighted), low, high, sums
         )
         return low, high, sums
 

@@ -240,7 +240,7 @@ def run(
                 params = params + updates
                 value, grad = objective.value_and_gradient(params)
             else:
-                order = rng.permutation(n) if shuffle else np.arange(n)
+                order = _kernels.shuffled_order(rng, n) if shuffle else np.arange(n)
                 order = order.astype(np.int64, copy=False)
                 done = optimizer.compiled_epoch(data, params, state, order, steps, batch)
                 if done is None:

@@ -15,9 +15,7 @@ except ImportError:  # pragma: no cover
 
 
 def pytest_addoption(parser):
-    parser.addoption(
-        "--run-slow", action="store_true", default=False, help="run tests marked slow"
-    )
+    parser.addoption("--run-slow", action="store_true", default=False, help="run tests marked slow")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -223,11 +223,14 @@ def test_column_range_is_computed_once_per_array_per_fit(monkeypatch):
 @pytest.mark.parametrize("split", [False, True])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_column_summary_matches_numpy(monkeypatch, dtype, weighted, split):
+@pytest.mark.parametrize("shape", [(1003, 7), (131, 1), (9, 3), (300, 70)])
+def test_column_summary_matches_numpy(monkeypatch, dtype, weighted, split, shape):
+    """Also for narrow X, where unweighted rows are grouped into wider ones."""
     monkeypatch.setattr(_kernels, "SPLIT_MIN_SIZE", 0 if split else 10**18)
     rng = np.random.default_rng(11)
-    X = (rng.standard_normal((1003, 7)) * [1, 10, 100, 1, 1, 1e-3, 5] + 3.0).astype(dtype)
-    scale = rng.uniform(0.0, 2.0, 1003) if weighted else None
+    X = rng.standard_normal(shape) * rng.choice([1e-3, 1.0, 10.0, 100.0], shape[1]) + 3.0
+    X = X.astype(dtype)
+    scale = rng.uniform(0.0, 2.0, shape[0]) if weighted else None
     low, high, sums = _kernels.column_summary(X, scale)
     np.testing.assert_array_equal(low, X.min(axis=0))
     np.testing.assert_array_equal(high, X.max(axis=0))
@@ -307,3 +310,46 @@ def test_the_summary_pass_replaces_the_separate_passes(monkeypatch):
         warnings.simplefilter("ignore", ConvergenceWarning)
         reference.fit(X, y)
     np.testing.assert_allclose(est.coef_, reference.coef_, rtol=1e-12)
+
+
+@pytest.mark.parametrize("n", [_kernels.SHUFFLE_MIN_SAMPLES, 50_001])
+def test_shuffled_order_is_a_reproducible_permutation(n):
+    first = _kernels.shuffled_order(np.random.RandomState(0), n)
+    assert first.dtype == np.int64
+    np.testing.assert_array_equal(np.sort(first), np.arange(n))
+    np.testing.assert_array_equal(first, _kernels.shuffled_order(np.random.RandomState(0), n))
+    assert not np.array_equal(first, _kernels.shuffled_order(np.random.RandomState(1), n))
+    rng = np.random.RandomState(0)
+    assert not np.array_equal(_kernels.shuffled_order(rng, n), _kernels.shuffled_order(rng, n))
+
+
+def test_shuffled_order_is_uniform():
+    """Where each of 8 tracked samples lands, over 400 shuffles: a chi-square test."""
+    from scipy import stats
+
+    n = _kernels.SHUFFLE_MIN_SAMPLES
+    rng = np.random.RandomState(7)
+    tracked = np.array([0, 1, n // 2, n - 1, 17, 999, 4096, n - 2])
+    counts = np.zeros((len(tracked), 16))
+    for _ in range(400):
+        position = np.argsort(_kernels.shuffled_order(rng, n))[tracked]
+        counts[np.arange(len(tracked)), position * 16 // n] += 1
+    for row in counts:
+        assert stats.chisquare(row).pvalue > 1e-4
+    # consecutive samples are not kept together
+    order = _kernels.shuffled_order(rng, n)
+    assert abs(np.corrcoef(order[:-1], order[1:])[0, 1]) < 0.05
+
+
+def test_compiled_and_numpy_paths_visit_the_same_shuffled_order(monkeypatch):
+    """The order comes from rng alone, so both paths still give the same fit."""
+    X, y = _data(n=_kernels.SHUFFLE_MIN_SAMPLES + 3, d=2)
+    fits = []
+    for enabled in (True, False):
+        monkeypatch.setattr(_kernels, "ENABLED", enabled)
+        monkeypatch.setattr(_kernels, "COMPILED_MIN_SIZE", 0)
+        est = GradientDescentRegressor(optimizer="stochastic", max_iter=2, tol=None, random_state=3)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fits.append(est.fit(X, y).coef_)
+    np.testing.assert_allclose(fits[0], fits[1], rtol=1e-9)
