@@ -103,12 +103,46 @@ _SUMS = {"reassoc", "contract"}
 # that takes an array: numba adds a reference-count increment and decrement
 # (atomic operations) around every such call, and at d = 10 those cost more
 # than the arithmetic (200 ns a sample instead of 45).
+@njit(cache=True, nogil=True)
+def _inverse_sqrt(eta0, t0, t):
+    # InverseSqrt.__call__ operation by operation, outside the fastmath kernel
+    # (these instructions keep strict IEEE semantics when inlined): bitwise its steps
+    value = float(t) - 1.0
+    value = value / t0
+    value = value + 1.0
+    return eta0 / np.sqrt(value)
+
+
 @njit(cache=True, nogil=True, fastmath=_SUMS)
-def _sgd_dense(flat, y, scale, x_off, y_off, alpha, learn_b, w, order, steps, zero):
-    """Per-sample SGD, one target: ``w`` is the (d + 1,) column of ``theta``."""
+def _sgd_dense(
+    flat,
+    y,
+    scale,
+    x_off,
+    y_off,
+    alpha,
+    learn_b,
+    w,
+    order,
+    steps,
+    rule,
+    eta0,
+    t0,
+    t_first,
+    eta,
+    zero,
+):
+    """Per-sample SGD, one target: ``w`` is the (d + 1,) column of ``theta``.
+
+    ``rule`` 0 reads the step of update ``p`` from ``steps[p]``; 1 and 2 compute
+    it (constant ``eta0``, or ``eta0 / sqrt(1 + (t - 1) / t0)`` with ``t =
+    t_first + p``) into ``eta``, a 1-element buffer of the parameters' dtype
+    (which rounds it as a steps array of that dtype would).
+    """
     d = x_off.shape[0]
     n = order.shape[0]
     total = 0.0
+    eta[0] = eta0
     for p in range(n):
         ahead = p + _PREFETCH_AHEAD
         if ahead < n:
@@ -132,16 +166,20 @@ def _sgd_dense(flat, y, scale, x_off, y_off, alpha, learn_b, w, order, steps, ze
                 u += w[f] * w[f]
             loss += 0.5 * alpha * u
         total += loss
-        eta = steps[p]
+        if rule == 0:
+            eta[0] = steps[p]
+        elif rule == 2:
+            eta[0] = _inverse_sqrt(eta0, t0, t_first + p)
+        step = eta[0]
         g = si * r
         if alpha != 0.0:
             for f in range(d):
-                w[f] -= eta * (g * (flat[base + f] - x_off[f]) + alpha * w[f])
+                w[f] -= step * (g * (flat[base + f] - x_off[f]) + alpha * w[f])
         else:
             for f in range(d):
-                w[f] -= eta * (g * (flat[base + f] - x_off[f]))
+                w[f] -= step * (g * (flat[base + f] - x_off[f]))
         if learn_b:
-            w[d] -= eta * g
+            w[d] -= step * g
     return total / n
 
 
@@ -328,8 +366,10 @@ def plain_epoch(data, theta, order, steps, batch_size) -> float:
         Parameters, C-contiguous; updated in place.
     order : ndarray of int64
         Sample visiting order (one epoch: every sample once).
-    steps : ndarray
-        Step size of each update of the epoch.
+    steps : ndarray or EpochSteps
+        Step size of each update of the epoch (an
+        :class:`gdreg._loop.EpochSteps` of a built-in schedule is evaluated
+        inside the per-sample kernel, never materialised).
     batch_size : int
         Samples per update (1 for per-sample SGD).
 
@@ -353,7 +393,7 @@ def plain_epoch(data, theta, order, steps, batch_size) -> float:
     X = data.X
     dtype = theta.dtype
     alpha = dtype.type(data.alpha)
-    steps = np.ascontiguousarray(steps, dtype=dtype)
+    rule = getattr(steps, "rule", None)  # an EpochSteps the kernel can evaluate itself
     zero = dtype.type(0)
     if not sp.issparse(X) and theta.shape[1] == 1 and X.flags.c_contiguous:
         # one target: 1-D views (no copies) so that the update loops vectorise
@@ -364,9 +404,15 @@ def plain_epoch(data, theta, order, steps, batch_size) -> float:
         args = (flat, y, data.scale, data.x_offset, y_off, alpha, data.learn_intercept, w)
         args = (*args, order)
         if batch_size == 1:
-            return float(_sgd_dense(*args, steps, zero))
+            kind, eta0, t0 = rule if rule is not None else (0, 0.0, 1.0)
+            values = np.ascontiguousarray(steps, dtype=dtype) if rule is None else flat[:0]
+            first = getattr(steps, "t_first", 1)
+            eta = np.zeros(1, dtype=dtype)
+            return float(_sgd_dense(*args, values, kind, eta0, t0, first, eta, zero))
+        steps = np.ascontiguousarray(steps, dtype=dtype)
         grad = np.empty(X.shape[1], dtype=dtype)
         return float(_minibatch_dense(*args, steps, batch_size, zero, grad))
+    steps = np.ascontiguousarray(steps, dtype=dtype)
     if sp.issparse(X):
         return float(
             _plain_epoch_csr(

@@ -17,6 +17,7 @@ from sklearn.exceptions import ConvergenceWarning
 from gdreg import GradientDescentRegressor, _kernels, _loop
 from gdreg._objective import LeastSquares, _centred_row_norms
 from gdreg.optimizers import GradientDescent
+from gdreg.schedules import Constant, InverseSqrt, InvScaling
 
 
 def _data(n=300, d=7, k=1, dtype=np.float64, seed=0, sparse=False):
@@ -353,3 +354,39 @@ def test_compiled_and_numpy_paths_visit_the_same_shuffled_order(monkeypatch):
             warnings.simplefilter("ignore", ConvergenceWarning)
             fits.append(est.fit(X, y).coef_)
     np.testing.assert_allclose(fits[0], fits[1], rtol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("schedule", [InverseSqrt(0.05, t0=37.0), Constant(0.03)])
+def test_kernel_evaluates_built_in_schedules_bitwise(schedule, dtype):
+    """Steps computed inside the per-sample kernel equal the materialised ones exactly."""
+    X, y = _data(n=500, d=6, dtype=dtype)
+    objective = LeastSquares(
+        X,
+        y.reshape(-1, 1),
+        None,
+        alpha=0.01,
+        x_offset=X.mean(0),
+        y_offset=np.atleast_1d(y.mean()),
+        learn_intercept=True,
+    )
+    data = objective.stochastic_data()
+    order = np.random.default_rng(2).permutation(500).astype(np.int64)
+    lazy = _loop.EpochSteps(schedule, 1001, 500, dtype)
+    assert lazy.rule is not None
+    results = []
+    for steps in (lazy, np.asarray(_loop.EpochSteps(schedule, 1001, 500, dtype))):
+        theta = np.zeros((7, 1), dtype=dtype)
+        loss = _kernels.plain_epoch(data, theta, order, steps, 1)
+        results.append((theta, loss))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    assert results[0][1] == results[1][1]
+    assert lazy._values is None  # never materialised
+    assert lazy.last == np.asarray(_loop.EpochSteps(schedule, 1001, 500, dtype))[-1]
+
+
+def test_other_schedules_are_materialised():
+    steps = _loop.EpochSteps(InvScaling(0.1), 1, 5, np.float64)
+    assert steps.rule is None
+    np.testing.assert_array_equal(np.asarray(steps), InvScaling(0.1)(np.arange(1, 6)))
+    assert steps.last == float(np.asarray(steps)[-1]) and steps.shape == (5,)
