@@ -25,6 +25,7 @@ from gdreg._validation import (
     column_ranges_shared,
     constant_columns,
     finite_sum_weights,
+    full_batch_fit,
     sample_fractions,
     snap_constant,
     summarize_columns,
@@ -339,8 +340,9 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
     @column_ranges_shared
     def _fit(self, X, y, sample_weight):
         self._validate_params()
-        X, Y, weights, one_d = self._validate_training_data(X, y, sample_weight, reset=True)
         optimizer = self._resolve_optimizer()
+        full_batch_fit(optimizer.sampling == "batch")
+        X, Y, weights, one_d = self._validate_training_data(X, y, sample_weight, reset=True)
         x_offset, y_offset = self._offsets(X, Y, weights)
         objective = self._objective(X, Y, weights, optimizer, x_offset, y_offset)
         callbacks = _callbacks.begin_fit(

@@ -103,16 +103,6 @@ _SUMS = {"reassoc", "contract"}
 # that takes an array: numba adds a reference-count increment and decrement
 # (atomic operations) around every such call, and at d = 10 those cost more
 # than the arithmetic (200 ns a sample instead of 45).
-@njit(cache=True, nogil=True)
-def _inverse_sqrt(eta0, t0, t):
-    # InverseSqrt.__call__ operation by operation, outside the fastmath kernel
-    # (these instructions keep strict IEEE semantics when inlined): bitwise its steps
-    value = float(t) - 1.0
-    value = value / t0
-    value = value + 1.0
-    return eta0 / np.sqrt(value)
-
-
 @njit(cache=True, nogil=True, fastmath=_SUMS)
 def _sgd_dense(
     flat,
@@ -169,7 +159,14 @@ def _sgd_dense(
         if rule == 0:
             eta[0] = steps[p]
         elif rule == 2:
-            eta[0] = _inverse_sqrt(eta0, t0, t_first + p)
+            # InverseSqrt.__call__ operation by operation (no multiply-add to
+            # contract, nothing to reassociate): bitwise the schedule's steps.
+            # Written here, not in a helper: each njit function compiles on its
+            # own, which the first fit of a fresh process pays for.
+            value = float(t_first + p) - 1.0
+            value = value / t0
+            value = value + 1.0
+            eta[0] = eta0 / np.sqrt(value)
         step = eta[0]
         g = si * r
         if alpha != 0.0:
@@ -575,8 +572,10 @@ def gram_descent(objective, theta, steps, *, eta_ref, tol, limit):
 
 # -- the visiting order of an epoch ----------------------------------------------------
 #: From this many samples on, the order of an epoch is shuffled in compiled code
-#: (:func:`shuffled_order`) rather than by ``RandomState.permutation``.
-SHUFFLE_MIN_SAMPLES = 1 << 14
+#: (:func:`shuffled_order`) rather than by ``RandomState.permutation``: below it
+#: the permutation costs under a millisecond, less than compiling the shuffle
+#: (a third of a second, once per installation) is worth to a first fit.
+SHUFFLE_MIN_SAMPLES = 1 << 16
 
 
 @njit(cache=True, nogil=True)

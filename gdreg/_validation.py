@@ -27,12 +27,13 @@ def column_ranges_shared(fit):
 
     @functools.wraps(fit)
     def wrapped(*args, **kwargs):
-        outer = getattr(_fit_ranges, "memo", None)  # a fit inside a fit keeps its own
-        _fit_ranges.memo = {}
+        # a fit inside a fit keeps its own
+        outer = getattr(_fit_ranges, "memo", None), getattr(_fit_ranges, "batch", False)
+        _fit_ranges.memo, _fit_ranges.batch = {}, False
         try:
             return fit(*args, **kwargs)
         finally:
-            _fit_ranges.memo = outer
+            _fit_ranges.memo, _fit_ranges.batch = outer
 
     return wrapped
 
@@ -58,14 +59,28 @@ def _column_range(A):
     return entry["range"]
 
 
+#: A full-batch fit uses the compiled one-pass summaries only for an X this many
+#: times larger: its own passes (the Gram matrix, or a gradient per epoch) cost
+#: far more than the summaries, so below that compiling them (a fifth of a
+#: second, paid by the first fit of a process) would not pay.
+BATCH_ONE_PASS_FACTOR = 10
+
+
+def full_batch_fit(batch: bool) -> None:
+    """Tell the running fit whether its optimizer is full batch (see above)."""
+    if getattr(_fit_ranges, "memo", None) is not None:
+        _fit_ranges.batch = bool(batch)
+
+
 def one_pass_applies(X) -> bool:
     """Whether the compiled one-pass summaries of ``X`` are used."""
+    factor = BATCH_ONE_PASS_FACTOR if getattr(_fit_ranges, "batch", False) else 1
     return (
         isinstance(X, np.ndarray)
         and X.ndim == 2
         and X.dtype in (np.float32, np.float64)
         and X.flags.c_contiguous
-        and _kernels.worth_compiling(X.size, _kernels.ONE_PASS_MIN_SIZE)
+        and _kernels.worth_compiling(X.size, factor * _kernels.ONE_PASS_MIN_SIZE)
     )
 
 
