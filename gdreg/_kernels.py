@@ -447,27 +447,48 @@ def plain_epoch(data, theta, order, steps, batch_size) -> float:
 
 # -- full batch on the sufficient statistics -----------------------------------------
 @njit(cache=True, nogil=True)
-def _gram_product(gram_t, w, out, d, k):
-    """``out = G @ w[:d]`` as a sum of scaled rows of ``G^T`` (unit stride, vectorises)."""
-    for f in range(d):
-        for j in range(k):
-            out[f, j] = 0.0
-    for f2 in range(d):
-        for j in range(k):
-            wf = w[f2, j]
-            for f in range(d):
-                out[f, j] += gram_t[f2, f] * wf
-
-
-@njit(cache=True, nogil=True)
 def _gram_descent(
     gram_t, xty, yty_sum, x_off, alpha, theta, steps, eta_ref, tol, limit, losses, changes, gw
 ):
-    # gw, a (d, k) buffer, comes from the caller: a kernel that allocates
-    # takes longer to compile (paid by the first fit of a process)
+    # One njit function that allocates nothing and calls no other njit function:
+    # each of those compiles on its own, and the first fit of a process pays for
+    # it. gw is a (d, k) buffer from the caller.
     d, k = xty.shape
-    _gram_product(gram_t, theta, gw, d, k)
-    for e in range(steps.shape[0]):
+    epochs = steps.shape[0]
+    coef_change = 0.0
+    intercept_change = 0.0
+    for e in range(epochs + 1):
+        # gw = G @ theta[:d], a sum of scaled rows of G^T (unit stride, vectorises)
+        for f in range(d):
+            for j in range(k):
+                gw[f, j] = 0.0
+        for f2 in range(d):
+            for j in range(k):
+                wf = theta[f2, j]
+                for f in range(d):
+                    gw[f, j] += gram_t[f2, f] * wf
+        if e > 0:
+            # J = (yty - 2 w.q + w.Gw) / 2 + alpha |w|^2 / 2, as GramLeastSquares computes it
+            cross = 0.0
+            quad = 0.0
+            norm = 0.0
+            for f in range(d):
+                for j in range(k):
+                    cross += theta[f, j] * xty[f, j]
+                    quad += theta[f, j] * gw[f, j]
+                    norm += theta[f, j] * theta[f, j]
+            value = 0.5 * (yty_sum - 2.0 * cross + quad) + 0.5 * alpha * norm
+            eta = steps[e - 1]
+            change = np.sqrt(coef_change + intercept_change)
+            change = change * (eta_ref / eta) if eta > 0 else np.inf
+            losses[e - 1] = value
+            changes[e - 1] = change
+            if not (np.isfinite(value) and np.isfinite(coef_change) and value <= limit):
+                return e, DIVERGED
+            if tol >= 0.0 and change < tol:
+                return e, CONVERGED
+        if e == epochs:
+            break
         eta = steps[e]
         coef_change = 0.0
         intercept_change = 0.0
@@ -481,26 +502,7 @@ def _gram_descent(
                 coef_change += delta * delta
                 moved += x_off[f] * delta
             intercept_change += moved * moved
-        _gram_product(gram_t, theta, gw, d, k)
-        # J = (yty - 2 w.q + w.Gw) / 2 + alpha |w|^2 / 2, as GramLeastSquares computes it
-        cross = 0.0
-        quad = 0.0
-        norm = 0.0
-        for f in range(d):
-            for j in range(k):
-                cross += theta[f, j] * xty[f, j]
-                quad += theta[f, j] * gw[f, j]
-                norm += theta[f, j] * theta[f, j]
-        value = 0.5 * (yty_sum - 2.0 * cross + quad) + 0.5 * alpha * norm
-        change = np.sqrt(coef_change + intercept_change)
-        change = change * (eta_ref / eta) if eta > 0 else np.inf
-        losses[e] = value
-        changes[e] = change
-        if not (np.isfinite(value) and np.isfinite(coef_change) and value <= limit):
-            return e + 1, DIVERGED
-        if tol >= 0.0 and change < tol:
-            return e + 1, CONVERGED
-    return steps.shape[0], RUNNING
+    return epochs, RUNNING
 
 
 def gram_descent(objective, theta, steps, *, eta_ref, tol, limit):
