@@ -28,7 +28,6 @@ import numpy as np
 
 from gdreg import _kernels
 from gdreg._objective import GramLeastSquares
-from gdreg.optimizers._gd import GradientDescent
 from gdreg.schedules import Constant, InverseSqrt, as_schedule, steps_for
 
 #: A run whose objective grows past this multiple of its reference value diverged.
@@ -228,10 +227,12 @@ def run(
                 value = objective.value(params)
             data = objective.stochastic_data()
         reference = max(value, half_yty)
-        if _compiled_gram_applies(objective, optimizer, record_path, verbose, epoch_callback):
-            return _run_gram_compiled(
+        if _compiled_gram_applies(objective, record_path, verbose, epoch_callback):
+            done = _run_gram_compiled(
                 objective, optimizer, schedule, params, state, max_iter, tol, t0, eta_ref, reference
             )
+            if done is not None:
+                return done
         epoch = 0
         for epoch in range(1, max_iter + 1):
             steps = EpochSteps(schedule, t + 1, n_updates, params.dtype)
@@ -399,17 +400,17 @@ def _divergence_error(epoch, objective, optimizer) -> ValueError:
 _GRAM_EPOCH_CHUNK = 4096
 
 
-def _compiled_gram_applies(objective, optimizer, record_path, verbose, epoch_callback) -> bool:
-    """Whether plain full-batch GD on ``GramLeastSquares`` can run in compiled code.
+def _compiled_gram_applies(objective, record_path, verbose, epoch_callback) -> bool:
+    """Whether full-batch epochs on ``GramLeastSquares`` may run in compiled code.
 
     Its epochs cost O(d^2), so Python's per-epoch overhead would dominate; the
-    compiled loop makes the same updates and applies the same stopping and
-    divergence rules. Anything that needs to look at every epoch (paths,
-    printing, callbacks) or another update rule keeps the generic loop.
+    optimizer's ``compiled_full_batch`` hook (plain gradient descent has one)
+    makes the same updates and applies the same stopping and divergence
+    rules. Anything that needs to look at every epoch (paths, printing,
+    callbacks) keeps the generic loop.
     """
     return (
-        type(optimizer) is GradientDescent  # exactly theta - eta * grad, no state
-        and isinstance(objective, GramLeastSquares)
+        isinstance(objective, GramLeastSquares)
         and _kernels.worth_compiling(objective.n_samples * objective.n_features)
         and not objective.learn_intercept
         and not record_path
@@ -421,16 +422,22 @@ def _compiled_gram_applies(objective, optimizer, record_path, verbose, epoch_cal
 def _run_gram_compiled(
     objective, optimizer, schedule, params, state, max_iter, tol, t0, eta_ref, reference
 ):
-    """The batch branch of :func:`run` for :func:`_compiled_gram_applies` cases."""
+    """The batch branch of :func:`run` for :func:`_compiled_gram_applies` cases.
+
+    Returns None when the optimizer has no compiled full-batch loop.
+    """
     limit = _DIVERGENCE_FACTOR * reference + np.finfo(float).tiny
     losses, changes = [], []
     t, status, epoch = t0, _kernels.RUNNING, 0
     while epoch < max_iter and status == _kernels.RUNNING:
         count = min(_GRAM_EPOCH_CHUNK, max_iter - epoch)
         steps = steps_for(schedule, t + 1, count, dtype=params.dtype)
-        done, status, chunk_losses, chunk_changes = _kernels.gram_descent(
-            objective, params, steps, eta_ref=eta_ref, tol=tol, limit=limit
+        ran = optimizer.compiled_full_batch(
+            objective, params, state, steps, eta_ref=eta_ref, tol=tol, limit=limit
         )
+        if ran is None:  # no compiled loop for this rule: nothing was changed yet
+            return None
+        done, status, chunk_losses, chunk_changes = ran
         losses.append(chunk_losses)
         changes.append(chunk_changes)
         epoch += done

@@ -390,3 +390,28 @@ def test_other_schedules_are_materialised():
     assert steps.rule is None
     np.testing.assert_array_equal(np.asarray(steps), InvScaling(0.1)(np.arange(1, 6)))
     assert steps.last == float(np.asarray(steps)[-1]) and steps.shape == (5,)
+
+
+class _HalfStep(GradientDescent):
+    """Plain GD with every step halved: a subclass that changes the rule."""
+
+    def update(self, grad, state, params, step_size):
+        return -0.5 * step_size * grad, state
+
+
+@pytest.mark.parametrize("sampling", ["batch", "stochastic"])
+def test_a_subclass_that_changes_the_rule_does_not_get_the_kernels(monkeypatch, sampling):
+    """The compiled loops make theta - eta * grad; an overridden update must be used."""
+    monkeypatch.setattr(_kernels, "COMPILED_MIN_SIZE", 0)
+    X, y = _data(n=2000, d=5)
+    common = dict(learning_rate="constant", max_iter=3, tol=None, shuffle=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        half = GradientDescentRegressor(
+            optimizer=_HalfStep(sampling=sampling), eta0=0.02, **common
+        ).fit(X, y)
+        plain = GradientDescentRegressor(
+            optimizer=GradientDescent(sampling=sampling), eta0=0.01, **common
+        ).fit(X, y)
+    np.testing.assert_allclose(half.coef_, plain.coef_, rtol=1e-10)
+    assert isinstance(half.optimizer_, _HalfStep)

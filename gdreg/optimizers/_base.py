@@ -49,8 +49,9 @@ class Optimizer(BaseEstimator):
     Subclasses implement :meth:`init` and :meth:`update`. They may also
     override :meth:`auto_step_size` (what ``learning_rate="auto"`` means for
     the rule), :meth:`stable_step_size` (used in the divergence message),
-    :meth:`output` (the parameters to report, e.g. an average) and
-    :meth:`compiled_epoch` (a compiled epoch for the stochastic modes).
+    :meth:`output` (the parameters to report, e.g. an average),
+    :meth:`compiled_epoch` (a compiled epoch for the stochastic modes) and
+    :meth:`compiled_full_batch` (compiled full-batch epochs on ``X^T X``).
     """
 
     def __init__(self, sampling: str = "batch", batch_size: int | None = None):
@@ -86,6 +87,17 @@ class Optimizer(BaseEstimator):
         """
         return None
 
+    def compiled_full_batch(self, objective, params, state, steps, *, eta_ref, tol, limit):
+        """Run full-batch epochs on sufficient statistics in compiled code, or return None.
+
+        ``objective`` is a :class:`gdreg._objective.GramLeastSquares`; one
+        epoch per entry of ``steps``, stopping early on the loop's stopping
+        rule or divergence test (see :func:`gdreg._kernels.gram_descent`,
+        whose ``(epochs, status, losses, changes)`` this returns).
+        Returning ``None`` makes the loop run the epochs in Python.
+        """
+        return None
+
 
 class _DuckOptimizer(Optimizer):
     """Adapter giving a duck-typed optimizer (``init``/``update`` only) the hooks."""
@@ -108,7 +120,13 @@ class _DuckOptimizer(Optimizer):
         return self.wrapped.update(grad, state, params, step_size)
 
     def __getattribute__(self, name):
-        hooks = ("auto_step_size", "stable_step_size", "output", "compiled_epoch")
+        hooks = (
+            "auto_step_size",
+            "stable_step_size",
+            "output",
+            "compiled_epoch",
+            "compiled_full_batch",
+        )
         if name in hooks:
             wrapped = object.__getattribute__(self, "wrapped")
             if hasattr(wrapped, name):

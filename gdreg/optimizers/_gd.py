@@ -54,8 +54,20 @@ class GradientDescent(Optimizer):
     def update(self, grad, state, params, step_size):
         return -step_size * grad, state
 
+    def _rule_is_plain(self) -> bool:
+        # the kernels make exactly theta - eta * grad: a subclass that changes
+        # update() gets the NumPy path, not the kernels of the rule it replaced
+        return _kernels.ENABLED and type(self).update is GradientDescent.update
+
     def compiled_epoch(self, data, params, state, order, steps, batch_size):
-        if not _kernels.ENABLED:
+        if not self._rule_is_plain():
             return None
         loss = _kernels.plain_epoch(data, params, order, steps, batch_size)
         return state, loss
+
+    def compiled_full_batch(self, objective, params, state, steps, *, eta_ref, tol, limit):
+        if not self._rule_is_plain():
+            return None
+        return _kernels.gram_descent(
+            objective, params, steps, eta_ref=eta_ref, tol=tol, limit=limit
+        )
