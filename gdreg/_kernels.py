@@ -693,20 +693,43 @@ def column_range(X):
     return low, high
 
 
-@njit(cache=True, nogil=True)
-def _column_summary(flat, d, scale, step, low, high, sums):
-    # Outputs come in from the caller: a kernel that allocates takes twice as
-    # long to compile (it counts towards the first fit of a fresh process).
+#: Modes of :func:`_row_pass`.
+_SUMMARY, _LARGEST_NORM = 0, 1
+
+
+@njit(cache=True, nogil=True, fastmath=_SUMS)
+def _row_pass(flat, d, scale, step, low, high, sums, plus, mode):
+    # One pass over the rows of a C-ordered X given flat, in one of two modes;
+    # both live in one jitted function because each jitted function compiles
+    # on its own (0.1 to 0.2 s each, paid by the first fit of a process).
+    # Outputs come in from the caller: a kernel that allocates compiles slower.
+    # scale[i * step] is row i's weight (step 0: one shared weight, no n-long
+    # vector of ones).
+    #  _SUMMARY: column min / max into low / high (element-wise over the row,
+    #    so it vectorises) and sum_i scale_i x_i into sums; returns 0.
+    #  _LARGEST_NORM: returns max_i scale_i (||x_i - sums||^2 + plus), with the
+    #    offset in sums (low and high are not used).
     n = flat.shape[0] // d
+    best = 0.0
+    if mode == _SUMMARY:
+        for i in range(n):
+            base = i * d  # flat indexing: a row view per row costs reference counting
+            si = scale[i * step]
+            for f in range(d):
+                v = flat[base + f]
+                low[f] = v if v < low[f] else low[f]
+                high[f] = v if v > high[f] else high[f]
+                sums[f] += si * v
+        return best
     for i in range(n):
-        base = i * d  # flat indexing: a row view per row costs reference counting
-        si = scale[i * step]  # step 0: one shared scale (no n-long vector of ones)
-        # element-wise over the row, so it vectorises (no reduction across f)
+        base = i * d
+        s = 0.0  # reassociated into vector partial sums (see _SUMS)
         for f in range(d):
-            v = flat[base + f]
-            low[f] = v if v < low[f] else low[f]
-            high[f] = v if v > high[f] else high[f]
-            sums[f] += si * v
+            t = flat[base + f] - sums[f]
+            s += t * t
+        value = scale[i * step] * (s + plus)
+        best = value if value > best else best
+    return best
 
 
 def column_summary(X, scale=None):
@@ -746,11 +769,19 @@ def column_summary(X, scale=None):
             # vector loop is long enough to pay (100,000 x 10: 2.2 -> 1.0 ms)
             done = flat.shape[0] // (group * d) * (group * d)
             wide = [flat[: group * d].copy(), flat[: group * d].copy(), np.zeros(group * d)]
-            _column_summary(flat[:done], group * d, scale, 0, *wide)
+            _row_pass(flat[:done], group * d, scale, 0, *wide, 0.0, _SUMMARY)
             low, high = wide[0].reshape(group, d).min(0), wide[1].reshape(group, d).max(0)
             sums = wide[2].reshape(group, d).sum(0)
-        _column_summary(
-            flat[done:], d, scale[rows] if weighted else scale, int(weighted), low, high, sums
+        _row_pass(
+            flat[done:],
+            d,
+            scale[rows] if weighted else scale,
+            int(weighted),
+            low,
+            high,
+            sums,
+            0.0,
+            _SUMMARY,
         )
         return low, high, sums
 
@@ -761,22 +792,6 @@ def column_summary(X, scale=None):
     if not weighted:
         sums /= n
     return low, high, sums
-
-
-@njit(cache=True, nogil=True, fastmath=_SUMS)
-def _max_weighted_row_norm(flat, offset, weight, plus, zero):
-    d = offset.shape[0]
-    n = flat.shape[0] // d if d else 0
-    best = 0.0
-    for i in range(n):
-        base = i * d
-        s = zero  # reassociated into vector partial sums (see _SUMS)
-        for f in range(d):
-            t = flat[base + f] - offset[f]
-            s += t * t
-        value = weight[i] * (s + plus)
-        best = value if value > best else best
-    return best
 
 
 def max_weighted_row_norm(X, offset, weight, plus: float = 0.0) -> float:
@@ -791,15 +806,17 @@ def max_weighted_row_norm(X, offset, weight, plus: float = 0.0) -> float:
     >>> max_weighted_row_norm(X, np.array([1.0, 0.0]), np.array([1.0, 0.5]))
     2.5
     """
-    dtype = X.dtype
     X = np.ascontiguousarray(X)
-    offset = np.ascontiguousarray(offset, dtype=dtype)
+    d = X.shape[1]
+    if X.shape[0] == 0 or d == 0:
+        return float(np.max(np.asarray(weight) * plus, initial=0.0))
+    # in the parameters' dtype: one compiled signature per dtype of X
+    offset = np.ascontiguousarray(offset, dtype=X.dtype)
     weight = np.ascontiguousarray(weight)
-    parts = map_row_parts(
-        lambda rows: _max_weighted_row_norm(
-            X[rows].reshape(-1), offset, weight[rows], float(plus), dtype.type(0)
-        ),
-        X.shape[0],
-        X,
-    )
-    return float(max(parts))
+    spare = offset[:1].copy()  # low and high, unused in this mode
+
+    def block(rows):
+        flat = X[rows].reshape(-1)
+        return _row_pass(flat, d, weight[rows], 1, spare, spare, offset, float(plus), _LARGEST_NORM)
+
+    return float(max(map_row_parts(block, X.shape[0], X)))
