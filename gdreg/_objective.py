@@ -42,6 +42,8 @@ GRAM_MAX_FEATURES = 2048
 #: Rows per chunk when a pass over X needs a temporary (centred rows): small
 #: enough to stay in cache, so the temporary costs no extra memory traffic.
 _CHUNK_BYTES = 2**20
+#: Bytes of dense temporaries that any chunked pass may hold, however small X is.
+_MIN_CHUNK_BYTES = 2**16
 #: Bytes of centred rows per chunk of the Gram pass.
 _GRAM_CHUNK_BYTES = 2**20
 #: Up to this many features, the full-batch L comes from X^T C X rather than eigsh.
@@ -54,6 +56,9 @@ def _row_chunks(X, max_fraction: float = 0.02):
     itemsize = X.dtype.itemsize
     rows = max(1, min(_CHUNK_BYTES // max(1, d * itemsize), int(n * max_fraction)))
     rows = max(rows, 256) if n * max_fraction >= 256 else max(rows, 1)
+    # temporaries of up to 64 KiB are always allowed: a small X is one chunk, not
+    # fifty chunks of a few rows (each chunk costs tens of microseconds)
+    rows = max(rows, _MIN_CHUNK_BYTES // max(1, d * itemsize))
     for start in range(0, n, rows):
         yield slice(start, min(start + rows, n))
 
