@@ -205,8 +205,12 @@ def test_row_chunks_cover_every_row_once(shape):
     chunks = list(_row_chunks(X))
     rows = np.concatenate([np.arange(shape[0])[c] for c in chunks])
     np.testing.assert_array_equal(rows, np.arange(shape[0]))
-    if shape[0] >= 1000:  # large inputs are really split (temporaries stay small)
+    nbytes = shape[0] * shape[1] * 8
+    if nbytes > 2**17:  # large inputs are really split (temporaries stay small) ...
         assert len(chunks) > 1
+    for c in chunks:  # ... to 64 KiB or 2% of X, whichever is larger (at least 256 rows)
+        size = (c.stop - c.start) * shape[1] * 8
+        assert size <= max(2**16, 0.02 * nbytes, 256 * shape[1] * 8)
 
 
 @pytest.mark.parametrize("sparse", [False, True])
