@@ -169,12 +169,10 @@ def _sgd_dense(
             eta[0] = eta0 / np.sqrt(value)
         step = eta[0]
         g = si * r
-        if alpha != 0.0:
-            for f in range(d):
-                w[f] -= step * (g * (flat[base + f] - x_off[f]) + alpha * w[f])
-        else:
-            for f in range(d):
-                w[f] -= step * (g * (flat[base + f] - x_off[f]))
+        # one loop for both alpha = 0 and alpha > 0 (adding 0 * w changes no
+        # finite value): a second copy of the loop cost a third of the compile time
+        for f in range(d):
+            w[f] -= step * (g * (flat[base + f] - x_off[f]) + alpha * w[f])
         if learn_b:
             w[d] -= step * g
     return total / n
