@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, clone
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
@@ -18,7 +16,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from gdreg import _callbacks, _loop, _partial
+from gdreg import _accuracy, _callbacks, _loop, _partial
 from gdreg._objective import GRAM_MAX_FEATURES, GramLeastSquares, LeastSquares
 from gdreg._validation import (
     check_magnitude,
@@ -32,7 +30,8 @@ from gdreg._validation import (
     summary_will_run,
     weighted_column_means,
 )
-from gdreg.optimizers import SAMPLINGS, GradientDescent, as_optimizer
+from gdreg._warnings import warn_at_caller
+from gdreg.optimizers import SAMPLINGS, SVRG, AcceleratedGradient, GradientDescent, as_optimizer
 
 __all__ = ["GradientDescentRegressor"]
 
@@ -40,6 +39,9 @@ __all__ = ["GradientDescentRegressor"]
 GRAM_MIN_SAMPLES_PER_FEATURE = 10
 #: ... and the data hold at least this many entries (below it one pass costs nothing).
 GRAM_MIN_SIZE = 200_000
+#: Epochs that ``max_iter=None`` allows: full-batch epochs are cheap (O(d^2) on the
+#: sufficient statistics) and ill-conditioned problems need thousands of them.
+DEFAULT_MAX_ITER = {"batch": 10_000, "stochastic": 1_000, "minibatch": 1_000}
 
 
 class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, BaseEstimator):
@@ -73,37 +75,55 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         ``"batch"`` takes one full-gradient step per epoch, ``"stochastic"``
         one step per sample, ``"minibatch"`` one step per ``batch_size``
         samples (``ceil(n / batch_size)`` steps per epoch, the last batch may
-        be smaller). An object from :mod:`gdreg.optimizers` (or any object
-        following the protocol of :class:`gdreg.optimizers.Optimizer`) brings
-        its own update rule and sampling mode; it is cloned, never modified.
+        be smaller). With ``learning_rate="auto"`` each name runs the best
+        rule of its family: :class:`~gdreg.optimizers.AcceleratedGradient`
+        for ``"batch"`` and :class:`~gdreg.optimizers.SVRG` for the other
+        two (``optimizer_`` says which); with an explicit schedule, plain
+        :class:`~gdreg.optimizers.GradientDescent`. An object from
+        :mod:`gdreg.optimizers` (or any object following the protocol of
+        :class:`gdreg.optimizers.Optimizer`) brings its own update rule and
+        sampling mode; it is cloned, never modified.
     learning_rate : {"auto", "constant", "invsqrt"} or callable, default="auto"
         Step-size schedule, a function of the update count ``t = 1, 2, ...``.
 
-        - ``"auto"``: derived from the data. Full batch: the constant
-          :math:`1/L`, with :math:`L` the largest eigenvalue of the Hessian
-          of :math:`J`. Stochastic and mini-batch:
-          ``InverseSqrt(1 / L(B), t0=T)``, a first step :math:`1/L(B)` from
-          the expected smoothness of a batch of ``B`` samples (the largest
-          per-sample curvature for ``B = 1``) decaying as
-          :math:`1/\sqrt{\text{epochs}}` (``T`` updates per epoch), so the
-          iterates converge to the optimum instead of hovering near it.
-        - ``"constant"``: ``eta0`` at every update.
-        - ``"invsqrt"``: ``eta0 / sqrt(t)``.
-        - a callable such as :class:`gdreg.schedules.InverseSqrt`.
+        - ``"auto"``: derived from the data, and the descent runs in
+          *standardised coordinates* (each coefficient times the spread of
+          its feature, centring and scaling applied inside the products,
+          never on a copy of ``X``), so the path does not depend on the
+          units of the features. Full batch: the constant :math:`1/L`, with
+          :math:`L` the largest eigenvalue of the standardised Hessian.
+          Variance-reduced rules (:class:`~gdreg.optimizers.SVRG`): the
+          constant ``rule.auto_step_size(L(B))``, from the expected
+          smoothness of a batch of ``B`` samples. Other stochastic rules:
+          ``InverseSqrt(1 / L(B), t0=T)``, decaying as
+          :math:`1/\sqrt{\text{epochs}}` (``T`` updates per epoch).
+        - ``"constant"``: ``eta0`` at every update, in the user's coordinates
+          (textbook gradient descent).
+        - ``"invsqrt"``: ``eta0 / sqrt(t)``, in the user's coordinates.
+        - a callable such as :class:`gdreg.schedules.InverseSqrt`, in the
+          user's coordinates.
     eta0 : float, default=0.01
         Initial step size for ``"constant"`` and ``"invsqrt"``; > 0.
     batch_size : int, default=32
         Samples per update of ``"minibatch"``; >= 1.
-    max_iter : int, default=1000
-        Largest number of epochs (passes over the data); >= 1.
+    max_iter : int or None, default=None
+        Largest number of epochs (passes over the data); >= 1. ``None``
+        means 10,000 for full-batch optimizers (an epoch costs
+        :math:`O(d^2)` once the sufficient statistics are formed) and 1,000
+        for the stochastic and mini-batch ones.
     tol : float or None, default=1e-6
-        Stop after the first epoch in which the Euclidean norm of the change
-        of all parameters (coefficients and intercepts, in the user's
-        parameters), multiplied by :math:`\eta_1 / \eta_{last}`, is below
-        ``tol``. :math:`\eta_1` is the schedule's first step and
-        :math:`\eta_{last}` the step of the epoch's last update, so a
-        constant step compares the plain change and a decaying step cannot
-        fake convergence by shrinking. ``None`` runs ``max_iter`` epochs.
+        Required accuracy. After every epoch the fit computes a bound on the
+        scale-free distance to the exact solution,
+        :math:`\lVert \nabla_u J \rVert_2 / (\mu\, \sigma_y)` in
+        standardised coordinates (:math:`u_j = \sigma_j w_j`, :math:`\mu`
+        the smallest non-zero eigenvalue of the standardised Hessian), and
+        stops once it is at most ``tol``. ``converged_=True`` therefore
+        guarantees :math:`|w_j - w^\star_j|\, \sigma_j / \sigma_y \le`
+        ``tol`` for every coefficient, whatever the optimizer, schedule or
+        feature units (see the user guide's "Convergence and accuracy").
+        For float32 data the bound cannot be trusted below about
+        :math:`10^{-6} \kappa`; the fit then stops at that level. ``None``
+        runs ``max_iter`` epochs and computes no bound.
     alpha : float, default=0.0
         L2 penalty on the coefficients; >= 0. Equals ``Ridge(alpha=alpha * S)``.
     fit_intercept : bool, default=True
@@ -133,14 +153,16 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
     t_ : int
         Parameter updates made.
     converged_ : bool
-        Whether the stopping rule was met within ``max_iter``.
+        Whether the error bound reached ``tol`` within ``max_iter`` epochs.
     loss_curve_ : ndarray of shape (n_iter_,)
         For ``"batch"``, ``loss_curve_[i]`` is :math:`J` after epoch ``i+1``.
         For the stochastic modes it is the mean over the epoch of the
         objective on each batch just before its update (the running average
-        ``SGDRegressor`` reports), which costs no extra pass.
+        ``SGDRegressor`` reports); for :class:`~gdreg.optimizers.SVRG`, which
+        evaluates the full objective anyway, :math:`J` after the epoch.
     change_curve_ : ndarray of shape (n_iter_,)
-        The stopping quantity of each epoch.
+        The stopping quantity of each epoch: the scale-free bound on the
+        distance to the exact solution (NaN when ``tol=None``).
     coef_path_ : ndarray of shape (n_iter_ + 1, \*coef_.shape)
         Coefficients at the start and after every epoch (``record_path``).
     intercept_path_ : ndarray of shape (n_iter_ + 1, \*intercept_.shape)
@@ -175,7 +197,7 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         "learning_rate": [StrOptions({"auto", "constant", "invsqrt"}), callable],
         "eta0": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left"), None],
         "tol": [Interval(Real, 0, None, closed="left"), None],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "fit_intercept": ["boolean"],
@@ -193,7 +215,7 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         learning_rate="auto",
         eta0=0.01,
         batch_size=32,
-        max_iter=1000,
+        max_iter=None,
         tol=1e-6,
         alpha=0.0,
         fit_intercept=True,
@@ -346,12 +368,34 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         x_offset, y_offset = self._offsets(X, Y, weights)
         objective = self._objective(X, Y, weights, optimizer, x_offset, y_offset)
         callbacks = _callbacks.begin_fit(
-            self, X, Y[:, 0] if one_d else Y, weights, max_iter=self.max_iter
+            self, X, Y[:, 0] if one_d else Y, weights, max_iter=self._max_iter(optimizer)
         )
         self._fit_objective(objective, optimizer, one_d, X.dtype, callbacks=callbacks)
         if callbacks is not None:
             callbacks.end()
         return self
+
+    def _textbook_auto_step(self, X, y, sample_weight=None) -> float:
+        """The first "auto" step of plain gradient descent in the user's coordinates.
+
+        ``1/L`` for the full batch, ``1/L(B)`` otherwise: the scale of the
+        constant steps that :class:`~gdreg.plotting.LearningRateDisplay` tries.
+        """
+        optimizer = self._resolve_optimizer(stream=True)  # the plain rule of the sampling
+        X, Y, weights, _ = self._validate_training_data(X, y, sample_weight, reset=False)
+        x_offset, y_offset = self._offsets(X, Y, weights)
+        objective = self._objective(X, Y, weights, optimizer, x_offset, y_offset)
+        batch_size = optimizer.batch_size or self.batch_size
+        n_updates = _loop.updates_per_epoch(X.shape[0], optimizer.sampling, batch_size)
+        schedule = _loop.resolve_schedule(
+            "auto", self.eta0, objective, optimizer, batch_size, n_updates
+        )
+        return float(schedule(1))
+
+    def _max_iter(self, optimizer) -> int:
+        if self.max_iter is None:
+            return DEFAULT_MAX_ITER[optimizer.sampling]
+        return int(self.max_iter)
 
     def _fit_objective(self, objective, optimizer, one_d, dtype, callbacks=None):
         """Resolve the schedule, run the loop from zero (or ``coef_``), set attributes.
@@ -361,13 +405,24 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         """
         batch_size = optimizer.batch_size or self.batch_size
         n, d, k = objective.n_samples, objective.n_features, objective.n_targets
+        max_iter = self._max_iter(optimizer)
+        auto = isinstance(self.learning_rate, str) and self.learning_rate == "auto"
+        certificate = None
+        if self.tol is not None or auto:
+            certificate = _accuracy.certificate(objective, _loop.objective_yty(objective), dtype)
+        # "auto" descends in standardised coordinates, where the units of the features do
+        # not matter; a singular design keeps the user's, whose limit from zero is the
+        # minimum-norm solution (LinearRegression's)
+        if auto and certificate.null_dimension == 0:
+            objective = objective.scaled(certificate.column_scale)
+            objective.set_lipschitz(certificate.lipschitz)
         n_updates = _loop.updates_per_epoch(n, optimizer.sampling, batch_size)
         schedule = _loop.resolve_schedule(
             self.learning_rate, self.eta0, objective, optimizer, batch_size, n_updates
         )
         params0 = np.zeros((d + 1, k), dtype=dtype)
         if self.warm_start and hasattr(self, "coef_"):
-            params0[:-1] = self._previous_coef(d, k)
+            params0 = objective.params_from_coef(self._previous_coef(d, k), 0.0).astype(dtype)
         epoch_callback = None
         if callbacks is not None:
             epoch_callback = callbacks.epochs(_attributes_maker(self, one_d, dtype))
@@ -376,7 +431,7 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
             optimizer,
             schedule,
             params0=params0,
-            max_iter=self.max_iter,
+            max_iter=max_iter,
             tol=self.tol,
             batch_size=batch_size,
             shuffle=self.shuffle,
@@ -384,18 +439,12 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
             record_path=self.record_path,
             verbose=self.verbose,
             epoch_callback=epoch_callback,
+            certificate=certificate,
         )
         # A callback that stops the fit asked for it: no ConvergenceWarning.
         stopped = callbacks is not None and callbacks.stopped
         if self.tol is not None and not result.converged and not stopped:
-            warnings.warn(
-                f"GradientDescentRegressor did not converge in max_iter={self.max_iter} epochs "
-                f"(last parameter change {result.change_curve[-1]:.3g} > tol={self.tol}). "
-                "Increase max_iter, loosen tol, or scale the features.",
-                ConvergenceWarning,
-                # user -> fit -> _transactional -> with_callbacks wrapper -> _fit -> here
-                stacklevel=6,
-            )
+            warn_at_caller(_not_converged_message(result, max_iter, self.tol, certificate))
         self.__dict__.pop("_partial_fit_state", None)  # a full fit ends a partial_fit stream
         self._set_fitted(objective, optimizer, schedule, result, one_d, dtype)
         return self
@@ -437,10 +486,29 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         check_magnitude("y", Y, Y.shape[1], small=False)
         return X, Y, weights, one_d
 
-    def _resolve_optimizer(self):
+    def _resolve_optimizer(self, *, stream=False):
+        """The optimizer a fit runs (``stream=True``: one ``partial_fit`` pass per chunk).
+
+        With ``learning_rate="auto"`` the names pick the best rule of their
+        family for a whole fit: accelerated full-batch descent, or SVRG for
+        the stochastic modes (whose anchor needs a full pass, so a stream
+        keeps plain gradient descent).
+        """
         if isinstance(self.optimizer, str):
+            auto = isinstance(self.learning_rate, str) and self.learning_rate == "auto"
+            if auto and not stream:
+                if self.optimizer == "batch":
+                    return AcceleratedGradient()
+                return SVRG(sampling=self.optimizer)
             return GradientDescent(sampling=self.optimizer)
-        return as_optimizer(clone(self.optimizer, safe=False))
+        optimizer = as_optimizer(clone(self.optimizer, safe=False))
+        if stream and optimizer.uses_full_gradient:
+            raise ValueError(
+                f"partial_fit cannot run {type(optimizer).__name__}: a variance-reduced rule "
+                "needs the full gradient of the data, which one chunk does not have. "
+                "Use fit, or a plain rule such as GradientDescent(sampling='stochastic')."
+            )
+        return optimizer
 
     def _offsets(self, X, Y, weights):
         d, k = X.shape[1], Y.shape[1]
@@ -534,6 +602,25 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         tags.input_tags.sparse = True
         tags.target_tags.multi_output = True
         return tags
+
+
+def _not_converged_message(result, max_iter, tol, certificate) -> str:
+    """What the fit reached, for the ConvergenceWarning."""
+    bound = result.change_curve[-1] if len(result.change_curve) else np.inf
+    kappa = certificate.condition_number if certificate is not None else np.nan
+    if not np.isfinite(bound):
+        reached = (
+            "the distance to the exact solution cannot be bounded: the standardised "
+            "design is numerically singular"
+        )
+    else:
+        reached = f"the scale-free error bound reached is {bound:.3g}"
+    return (
+        f"GradientDescentRegressor did not converge to tol={tol:g} in "
+        f"max_iter={max_iter} epochs: {reached} (condition number of the standardised "
+        f"problem {kappa:.3g}). Increase max_iter, loosen tol, use learning_rate='auto' "
+        "with optimizer='batch', or remove near-duplicate features."
+    )
 
 
 def _attributes_maker(estimator, one_d, dtype):

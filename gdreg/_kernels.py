@@ -121,8 +121,12 @@ def _sgd_dense(
     t_first,
     eta,
     zero,
+    prec,
 ):
     """Per-sample SGD, one target: ``w`` is the (d + 1,) column of ``theta``.
+
+    ``prec`` is the diagonal preconditioner (ones, or ``1 / sigma^2`` for
+    gradient descent in standardised coordinates).
 
     ``rule`` 0 reads the step of update ``p`` from ``steps[p]``; 1 and 2 compute
     it (constant ``eta0``, or ``eta0 / sqrt(1 + (t - 1) / t0)`` with ``t =
@@ -172,7 +176,7 @@ def _sgd_dense(
         # one loop for both alpha = 0 and alpha > 0 (adding 0 * w changes no
         # finite value): a second copy of the loop cost a third of the compile time
         for f in range(d):
-            w[f] -= step * (g * (flat[base + f] - x_off[f]) + alpha * w[f])
+            w[f] -= step * prec[f] * (g * (flat[base + f] - x_off[f]) + alpha * w[f])
         if learn_b:
             w[d] -= step * g
     return total / n
@@ -181,7 +185,7 @@ def _sgd_dense(
 # -- single target, mini-batch -------------------------------------------------------
 @njit(cache=True, nogil=True, fastmath=_SUMS)
 def _minibatch_dense(
-    flat, y, scale, x_off, y_off, alpha, learn_b, w, order, steps, bsz, zero, grad
+    flat, y, scale, x_off, y_off, alpha, learn_b, w, order, steps, bsz, zero, grad, prec
 ):
     """Mini-batch GD, one target; centring is applied to the batch sum.
 
@@ -231,7 +235,7 @@ def _minibatch_dense(
         total += batch_loss
         eta = steps[bi]
         for f in range(d):
-            w[f] -= eta * ((grad[f] - x_off[f] * sr_sum) / size + alpha * w[f])
+            w[f] -= eta * prec[f] * ((grad[f] - x_off[f] * sr_sum) / size + alpha * w[f])
         if learn_b:
             w[d] -= eta * (sr_sum / size)
     return total / n
@@ -239,7 +243,7 @@ def _minibatch_dense(
 
 # -- any number of targets (and CSR) -------------------------------------------------
 @njit(cache=True, nogil=True)
-def _plain_epoch_dense(X, Y, scale, x_off, y_off, alpha, learn_b, theta, order, steps, bsz):
+def _plain_epoch_dense(X, Y, scale, x_off, y_off, alpha, learn_b, theta, order, steps, bsz, prec):
     n = order.shape[0]
     d = X.shape[1]
     k = Y.shape[1]
@@ -282,7 +286,7 @@ def _plain_epoch_dense(X, Y, scale, x_off, y_off, alpha, learn_b, theta, order, 
         eta = steps[bi]
         for f in range(d):
             for j in range(k):
-                theta[f, j] -= eta * (grad[f, j] / size + alpha * theta[f, j])
+                theta[f, j] -= eta * prec[f] * (grad[f, j] / size + alpha * theta[f, j])
         if learn_b:
             for j in range(k):
                 theta[d, j] -= eta * (grad[d, j] / size)
@@ -291,7 +295,7 @@ def _plain_epoch_dense(X, Y, scale, x_off, y_off, alpha, learn_b, theta, order, 
 
 @njit(cache=True, nogil=True)
 def _plain_epoch_csr(
-    data, indices, indptr, Y, scale, x_off, y_off, alpha, learn_b, theta, order, steps, bsz
+    data, indices, indptr, Y, scale, x_off, y_off, alpha, learn_b, theta, order, steps, bsz, prec
 ):
     n = order.shape[0]
     d = x_off.shape[0]
@@ -343,7 +347,7 @@ def _plain_epoch_csr(
         eta = steps[bi]
         for f in range(d):
             for j in range(k):
-                theta[f, j] -= eta * (grad[f, j] / size + alpha * theta[f, j])
+                theta[f, j] -= eta * prec[f] * (grad[f, j] / size + alpha * theta[f, j])
         if learn_b:
             for j in range(k):
                 theta[d, j] -= eta * (grad[d, j] / size)
@@ -385,9 +389,27 @@ def plain_epoch(data, theta, order, steps, batch_size) -> float:
     >>> theta[:, 0].round(4)  # w: 0.2, then 0.92, then 1.892
     array([1.892, 0.   ])
     """
+    scale = getattr(data, "column_scale", None)
+    if scale is None:
+        prec = np.ones(data.x_offset.shape[0], dtype=theta.dtype)
+        return _plain_epoch_w(data, theta, order, steps, batch_size, prec)
+    # theta holds u = sigma * w: the kernels update w with the preconditioner
+    # 1 / sigma^2, which is exactly gradient descent in u (O(d) conversions)
+    d = data.x_offset.shape[0]
+    scale = scale.astype(theta.dtype, copy=False)[:, None]
+    w_theta = theta.copy()
+    w_theta[:d] /= scale
+    loss = _plain_epoch_w(data, w_theta, order, steps, batch_size, (1.0 / scale[:, 0]) ** 2)
+    theta[:d] = w_theta[:d] * scale
+    theta[d] = w_theta[d]
+    return loss
+
+
+def _plain_epoch_w(data, theta, order, steps, batch_size, prec) -> float:
     X = data.X
     dtype = theta.dtype
     alpha = dtype.type(data.alpha)
+    prec = np.ascontiguousarray(prec, dtype=dtype)
     rule = getattr(steps, "rule", None)  # an EpochSteps the kernel can evaluate itself
     zero = dtype.type(0)
     if not sp.issparse(X) and theta.shape[1] == 1 and X.flags.c_contiguous:
@@ -403,10 +425,10 @@ def plain_epoch(data, theta, order, steps, batch_size) -> float:
             values = np.ascontiguousarray(steps, dtype=dtype) if rule is None else flat[:0]
             first = getattr(steps, "t_first", 1)
             eta = np.zeros(1, dtype=dtype)
-            return float(_sgd_dense(*args, values, kind, eta0, t0, first, eta, zero))
+            return float(_sgd_dense(*args, values, kind, eta0, t0, first, eta, zero, prec))
         steps = np.ascontiguousarray(steps, dtype=dtype)
         grad = np.empty(X.shape[1], dtype=dtype)
-        return float(_minibatch_dense(*args, steps, batch_size, zero, grad))
+        return float(_minibatch_dense(*args, steps, batch_size, zero, grad, prec))
     steps = np.ascontiguousarray(steps, dtype=dtype)
     if sp.issparse(X):
         return float(
@@ -424,6 +446,7 @@ def plain_epoch(data, theta, order, steps, batch_size) -> float:
                 order,
                 steps,
                 batch_size,
+                prec,
             )
         )
     return float(
@@ -439,22 +462,158 @@ def plain_epoch(data, theta, order, steps, batch_size) -> float:
             order,
             steps,
             batch_size,
+            prec,
         )
     )
+
+
+# -- variance-reduced epochs (SVRG) ----------------------------------------------------
+@njit(cache=True, nogil=True)
+def _svrg_epoch_dense(X, Y, scale, x_off, alpha, theta, snap, mu, order, steps, bsz, prec, acc):
+    """One SVRG epoch in the user's coordinates ``w``, preconditioned by ``prec``.
+
+    Each batch B makes ``theta -= eta * prec * (g_B(theta) - g_B(snap) + mu)``
+    with ``g_B`` the batch mean of the gradient (the penalty's part
+    ``alpha * theta`` included) and ``mu`` the full gradient at ``snap``; the
+    residual difference
+    ``r_i(theta) - r_i(snap)`` is ``(x_i - x_off) . (theta - snap)``, so
+    neither ``y`` nor the intercept enters. ``acc`` is a (d, k) buffer.
+    """
+    n = order.shape[0]
+    d = x_off.shape[0]
+    k = Y.shape[1]
+    for bi in range(steps.shape[0]):
+        start = bi * bsz
+        stop = min(start + bsz, n)
+        size = stop - start
+        for f in range(d):
+            for j in range(k):
+                acc[f, j] = 0.0
+        for p in range(start, stop):
+            i = order[p]
+            si = scale[i]
+            for j in range(k):
+                diff = 0.0
+                for f in range(d):
+                    diff += (X[i, f] - x_off[f]) * (theta[f, j] - snap[f, j])
+                g = si * diff
+                for f in range(d):
+                    acc[f, j] += g * (X[i, f] - x_off[f])
+        eta = steps[bi]
+        for f in range(d):
+            for j in range(k):
+                moved = theta[f, j] - snap[f, j]
+                theta[f, j] -= eta * prec[f] * (acc[f, j] / size + mu[f, j] + alpha * moved)
+
+
+@njit(cache=True, nogil=True)
+def _svrg_epoch_csr(
+    data, indices, indptr, scale, x_off, alpha, theta, snap, mu, order, steps, bsz, prec, acc
+):
+    """:func:`_svrg_epoch_dense` for CSR rows; the centring is applied per batch."""
+    n = order.shape[0]
+    d = x_off.shape[0]
+    k = theta.shape[1]
+    sg = np.zeros(k)
+    for bi in range(steps.shape[0]):
+        start = bi * bsz
+        stop = min(start + bsz, n)
+        size = stop - start
+        for f in range(d):
+            for j in range(k):
+                acc[f, j] = 0.0
+        for j in range(k):
+            sg[j] = 0.0
+        for j in range(k):
+            shift = 0.0
+            for f in range(d):
+                shift += x_off[f] * (theta[f, j] - snap[f, j])
+            for p in range(start, stop):
+                i = order[p]
+                diff = -shift
+                for q in range(indptr[i], indptr[i + 1]):
+                    f = indices[q]
+                    diff += data[q] * (theta[f, j] - snap[f, j])
+                g = scale[i] * diff
+                sg[j] += g
+                for q in range(indptr[i], indptr[i + 1]):
+                    acc[indices[q], j] += g * data[q]
+        eta = steps[bi]
+        for f in range(d):
+            for j in range(k):
+                moved = theta[f, j] - snap[f, j]
+                grad = (acc[f, j] - x_off[f] * sg[j]) / size + mu[f, j] + alpha * moved
+                theta[f, j] -= eta * prec[f] * grad
+
+
+def svrg_epoch(data, theta, snap, mu, order, steps, batch_size) -> None:
+    """One epoch of SVRG on ``theta`` (updated in place), in ``data``'s coordinates.
+
+    ``snap`` is the anchor point and ``mu`` the full gradient of the
+    objective there, both in the same coordinates as ``theta`` (standardised when
+    ``data.column_scale`` is set). The intercept row does not move (SVRG is
+    used with the intercept eliminated by centring).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gdreg._objective import LeastSquares
+    >>> X, Y = np.array([[1.0], [2.0], [3.0]]), np.array([[2.0], [4.0], [6.0]])
+    >>> ls = LeastSquares(X, Y, None, alpha=0.0, x_offset=np.zeros(1),
+    ...                   y_offset=np.zeros(1), learn_intercept=False)
+    >>> theta = np.zeros((2, 1)); snap = theta.copy()
+    >>> mu = ls.value_and_gradient(snap)[1][:1]  # -28 / 3
+    >>> svrg_epoch(ls.stochastic_data(), theta, snap, mu, np.arange(3), np.full(1, 0.1), 3)
+    >>> theta[:, 0].round(4)
+    array([0.9333, 0.    ])
+    """
+    d = data.x_offset.shape[0]
+    dtype = theta.dtype
+    scale = getattr(data, "column_scale", None)
+    if scale is None:
+        factor = np.ones((d, 1), dtype=dtype)
+    else:
+        factor = scale.astype(dtype, copy=False)[:, None]
+    # the kernels work in w = u / sigma with the preconditioner 1 / sigma^2
+    w = np.ascontiguousarray(theta[:d] / factor)
+    w_snap = np.ascontiguousarray(snap[:d] / factor)
+    mu_w = np.ascontiguousarray(mu[:d] * factor)
+    prec = np.ascontiguousarray(1.0 / factor[:, 0] ** 2, dtype=dtype)
+    steps = np.ascontiguousarray(steps, dtype=dtype)
+    acc = np.empty_like(w)
+    alpha = dtype.type(data.alpha)
+    X = data.X
+    if sp.issparse(X):
+        args = (X.data, X.indices, X.indptr, data.scale, data.x_offset, alpha)
+        _svrg_epoch_csr(*args, w, w_snap, mu_w, order, steps, batch_size, prec, acc)
+    else:
+        args = (X, data.Y, data.scale, data.x_offset, alpha)
+        _svrg_epoch_dense(*args, w, w_snap, mu_w, order, steps, batch_size, prec, acc)
+    theta[:d] = w * factor
 
 
 # -- full batch on the sufficient statistics -----------------------------------------
 @njit(cache=True, nogil=True)
 def _gram_descent(
-    gram_t, xty, yty_sum, x_off, alpha, theta, steps, eta_ref, tol, limit, losses, changes, gw
+    gram_t,
+    xty,
+    yty_sum,
+    alpha,
+    theta,
+    steps,
+    inv_spread,
+    bound_factor,
+    tol,
+    limit,
+    losses,
+    changes,
+    gw,
 ):
     # One njit function that allocates nothing and calls no other njit function:
     # each of those compiles on its own, and the first fit of a process pays for
     # it. gw is a (d, k) buffer from the caller.
     d, k = xty.shape
     epochs = steps.shape[0]
-    coef_change = 0.0
-    intercept_change = 0.0
     for e in range(epochs + 1):
         # gw = G @ theta[:d], a sum of scaled rows of G^T (unit stride, vectorises)
         for f in range(d):
@@ -476,54 +635,53 @@ def _gram_descent(
                     quad += theta[f, j] * gw[f, j]
                     norm += theta[f, j] * theta[f, j]
             value = 0.5 * (yty_sum - 2.0 * cross + quad) + 0.5 * alpha * norm
-            eta = steps[e - 1]
-            change = np.sqrt(coef_change + intercept_change)
-            change = change * (eta_ref / eta) if eta > 0 else np.inf
+            # the error bound of gdreg._accuracy.error_bound at the new theta
+            change = 0.0
+            for j in range(k):
+                sq = 0.0
+                for f in range(d):
+                    g = (gw[f, j] - xty[f, j] + alpha * theta[f, j]) * inv_spread[f]
+                    sq += g * g
+                if sq > 0.0:
+                    change = max(change, np.sqrt(sq) * bound_factor[j])
             losses[e - 1] = value
             changes[e - 1] = change
-            if not (np.isfinite(value) and np.isfinite(coef_change) and value <= limit):
+            if not (np.isfinite(value) and np.isfinite(norm) and value <= limit):
                 return e, DIVERGED
-            if tol >= 0.0 and change < tol:
+            if tol >= 0.0 and change <= tol:
                 return e, CONVERGED
         if e == epochs:
             break
         eta = steps[e]
-        coef_change = 0.0
-        intercept_change = 0.0
         for j in range(k):
-            moved = 0.0
             for f in range(d):
                 # the update GradientDescent makes: theta + (-eta * grad)
-                new = theta[f, j] + (-eta * (gw[f, j] - xty[f, j] + alpha * theta[f, j]))
-                delta = new - theta[f, j]
-                theta[f, j] = new
-                coef_change += delta * delta
-                moved += x_off[f] * delta
-            intercept_change += moved * moved
+                theta[f, j] = theta[f, j] + (-eta * (gw[f, j] - xty[f, j] + alpha * theta[f, j]))
     return epochs, RUNNING
 
 
-def gram_descent(objective, theta, steps, *, eta_ref, tol, limit):
+def gram_descent(objective, theta, steps, *, certificate, tol, limit):
     """Full-batch gradient descent epochs on the sufficient statistics, in one call.
 
     Makes, for each step ``eta`` in ``steps``, the update ``theta -= eta *
     grad J(theta)`` that :class:`~gdreg.optimizers.GradientDescent` makes on
-    :class:`~gdreg._objective.GramLeastSquares`, and evaluates the loop's
-    stopping rule and divergence test after each one, stopping at the first
-    epoch that meets either.
+    :class:`~gdreg._objective.GramLeastSquares` (in the user's coordinates),
+    and evaluates the loop's error bound and divergence test after each
+    one, stopping at the first epoch that meets either.
 
     Parameters
     ----------
     objective : GramLeastSquares
-        Sufficient statistics (``gram``, ``xty``, ``yty``), offsets and ``alpha``.
+        Sufficient statistics (``gram``, ``xty``, ``yty``) and ``alpha``.
     theta : ndarray of shape (n_features + 1, n_targets)
         Parameters, C-contiguous; updated in place (the intercept row stays).
     steps : ndarray
         Step size of each epoch to run at most.
-    eta_ref : float
-        The schedule's first step (the stopping rule rescales by ``eta_ref / eta``).
+    certificate : Certificate or None
+        The pieces of the error bound (:mod:`gdreg._accuracy`); None with
+        ``tol=None`` (the bound is then not evaluated: NaN).
     tol : float or None
-        Stopping tolerance; ``None`` never stops early.
+        Stopping tolerance on the bound; ``None`` never stops early.
     limit : float
         Objective values above this mean divergence.
 
@@ -534,33 +692,43 @@ def gram_descent(objective, theta, steps, *, eta_ref, tol, limit):
     status : int
         ``RUNNING`` (steps exhausted), ``CONVERGED`` or ``DIVERGED``.
     losses, changes : ndarray of shape (epochs,)
-        Objective after each epoch and the stopping quantity of each epoch.
+        Objective after each epoch and the error bound after each epoch.
 
     Examples
     --------
     >>> import numpy as np
+    >>> from gdreg._accuracy import certificate
     >>> from gdreg._objective import GramLeastSquares
     >>> X = np.array([[0.0], [1.0], [2.0]]); Y = np.array([[1.0], [3.0], [5.0]])
     >>> obj = GramLeastSquares(X, Y, None, alpha=0.0, x_offset=X.mean(0), y_offset=Y.mean(0))
     >>> theta = np.zeros((2, 1))
     >>> epochs, status, losses, changes = gram_descent(
-    ...     obj, theta, np.full(100, 1.0), eta_ref=1.0, tol=1e-12, limit=1e10)
+    ...     obj, theta, np.full(100, 1.0), certificate=certificate(obj, obj.yty),
+    ...     tol=1e-12, limit=1e10)
     >>> status == CONVERGED, round(float(theta[0, 0]), 8)
     (True, 2.0)
     """
     dtype = theta.dtype
-    d = objective.n_features
+    d, k = objective.xty.shape
     losses = np.empty(len(steps))
     changes = np.empty(len(steps))
+    if certificate is None:
+        inv_spread = np.zeros(d)
+        factor = np.full(k, np.nan)
+    else:
+        inv_spread = 1.0 / certificate.column_scale
+        mu = certificate.curvature
+        with np.errstate(divide="ignore"):
+            factor = np.full(k, np.inf) if mu <= 0 else 1.0 / (mu * certificate.target_scale)
     epochs, status = _gram_descent(
         np.ascontiguousarray(objective.gram.T, dtype=dtype),
         np.ascontiguousarray(objective.xty, dtype=dtype),
         float(np.sum(objective.yty)),
-        np.ascontiguousarray(objective.x_offset[:d], dtype=dtype),
         dtype.type(objective.alpha),
         theta,
         np.ascontiguousarray(steps, dtype=dtype),
-        float(eta_ref),
+        np.ascontiguousarray(inv_spread, dtype=np.float64),
+        np.ascontiguousarray(factor, dtype=np.float64),
         -1.0 if tol is None else float(tol),
         float(limit),
         losses,
@@ -705,8 +873,8 @@ def _row_pass(flat, d, scale, step, low, high, sums, plus, mode):
     # vector of ones).
     #  _SUMMARY: column min / max into low / high (element-wise over the row,
     #    so it vectorises) and sum_i scale_i x_i into sums; returns 0.
-    #  _LARGEST_NORM: returns max_i scale_i (||x_i - sums||^2 + plus), with the
-    #    offset in sums (low and high are not used).
+    #  _LARGEST_NORM: returns max_i scale_i (||(x_i - sums) * low||^2 + plus),
+    #    with the offset in sums and column multipliers in low (high is not used).
     n = flat.shape[0] // d
     best = 0.0
     if mode == _SUMMARY:
@@ -723,7 +891,7 @@ def _row_pass(flat, d, scale, step, low, high, sums, plus, mode):
         base = i * d
         s = 0.0  # reassociated into vector partial sums (see _SUMS)
         for f in range(d):
-            t = flat[base + f] - sums[f]
+            t = (flat[base + f] - sums[f]) * low[f]
             s += t * t
         value = scale[i * step] * (s + plus)
         best = value if value > best else best
@@ -792,8 +960,8 @@ def column_summary(X, scale=None):
     return low, high, sums
 
 
-def max_weighted_row_norm(X, offset, weight, plus: float = 0.0) -> float:
-    """``max_i weight_i (||x_i - offset||^2 + plus)`` in one pass over dense ``X``.
+def max_weighted_row_norm(X, offset, weight, plus: float = 0.0, multipliers=None) -> float:
+    """``max_i weight_i (||(x_i - offset) * multipliers||^2 + plus)`` in one pass over dense ``X``.
 
     Nothing of size ``n`` is allocated.
 
@@ -811,10 +979,15 @@ def max_weighted_row_norm(X, offset, weight, plus: float = 0.0) -> float:
     # in the parameters' dtype: one compiled signature per dtype of X
     offset = np.ascontiguousarray(offset, dtype=X.dtype)
     weight = np.ascontiguousarray(weight)
-    spare = offset[:1].copy()  # low and high, unused in this mode
+    if multipliers is None:
+        multipliers = np.ones(d, dtype=X.dtype)
+    multipliers = np.ascontiguousarray(multipliers, dtype=X.dtype)
+    spare = offset[:1].copy()  # high, unused in this mode
 
     def block(rows):
         flat = X[rows].reshape(-1)
-        return _row_pass(flat, d, weight[rows], 1, spare, spare, offset, float(plus), _LARGEST_NORM)
+        return _row_pass(
+            flat, d, weight[rows], 1, multipliers, spare, offset, float(plus), _LARGEST_NORM
+        )
 
     return float(max(map_row_parts(block, X.shape[0], X)))

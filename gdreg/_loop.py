@@ -1,22 +1,24 @@
-"""The one loop: sampling x update rule x schedule, stopping and history.
+r"""The one loop: sampling x update rule x schedule, stopping and history.
 
 :func:`run` is a plain function of an objective, an optimizer and a schedule;
 it is tested on its own, without the estimator.
 
 Stopping rule
 -------------
-After epoch ``k`` the loop compares with ``tol`` the quantity
+After every epoch the loop evaluates the full gradient at the reported
+parameters (free for the full batch, one extra pass over the data for the
+stochastic modes) and turns it into :math:`\beta`, a scale-free bound on the
+distance to the exact solution (:mod:`gdreg._accuracy`):
 
-.. math:: \\Delta_k = \\lVert \\theta^{user}_k - \\theta^{user}_{k-1} \\rVert_2
-          \\cdot \\frac{\\eta_1}{\\eta_{last}}
+.. math:: \frac{\lVert u - u^\star \rVert_2}{\sigma_y} \le
+          \beta = \frac{\lVert \nabla_u J \rVert_2}{\mu\, \sigma_y}
 
-where :math:`\\theta^{user}` stacks the coefficients and intercepts *in the
-user's parameters* (not the centred ones), :math:`\\eta_1` is the schedule's
-step at update 1 and :math:`\\eta_{last}` the step of the epoch's last
-update. For a constant step this is exactly the Euclidean norm of the change
-over the epoch. For a decaying step the change is rescaled to what the same
-movement means at the initial step (the jaxopt convention of dividing by the
-step size), so a step that merely shrinks cannot fake convergence.
+in standardised coordinates :math:`u_j = \sigma_j w_j`. The run stops, and
+``converged`` is True, at the first epoch with :math:`\beta \le` ``tol``.
+The bound holds whatever the optimizer, the schedule or the units of the
+features, so a stalled or slow run cannot look converged. For data in a
+precision below float64, ``tol`` is raised to what that precision can
+certify (:func:`gdreg._accuracy.precision_floor`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from gdreg import _kernels
+from gdreg import _accuracy, _kernels
 from gdreg._objective import GramLeastSquares
 from gdreg.schedules import Constant, InverseSqrt, as_schedule, steps_for
 
@@ -104,7 +106,8 @@ def resolve_schedule(learning_rate, eta0, objective, optimizer, batch_size, n_up
         )
     # A zero curvature means a zero gradient everywhere: any step is exact.
     step = optimizer.auto_step_size(smooth) if smooth > 0 else 1.0
-    if sampling == "batch":
+    if sampling == "batch" or optimizer.uses_full_gradient:
+        # variance reduction removes the gradient noise: no decay needed
         return Constant(step)
     return InverseSqrt(step, t0=float(n_updates_epoch))
 
@@ -126,7 +129,8 @@ def stable_step_message(objective, optimizer) -> str:
 def user_parameters(objective, params):
     """``(coef, intercept)`` of shape ``(d, k)`` and ``(k,)`` from centred ``params``."""
     d = objective.n_features
-    return params[:d].copy(), objective.y_offset - objective.x_offset @ params[:d] + params[d]
+    coef = np.array(objective.coef(params), copy=True)
+    return coef, objective.y_offset - objective.x_offset @ coef + params[d]
 
 
 def run(
@@ -145,24 +149,26 @@ def run(
     record_path: bool = False,
     verbose: int = 0,
     epoch_callback=None,
+    certificate=None,
 ) -> LoopResult:
     """Run epochs until the stopping rule holds or ``max_iter`` epochs are done.
 
     Parameters
     ----------
     objective : LeastSquares
-        The objective (see :mod:`gdreg._objective`).
+        The objective (see :mod:`gdreg._objective`), in the coordinates the
+        optimizer works in (standardised when ``objective.column_scale`` is set).
     optimizer : Optimizer
         Update rule and sampling mode.
     schedule : callable
         Step size as a function of the update count (already resolved).
     params0 : ndarray of shape (n_features + 1, n_targets)
-        Starting point in centred coordinates; not modified.
+        Starting point in the objective's centred coordinates; not modified.
     max_iter : int
         Largest number of epochs.
     tol : float or None
         Tolerance of the stopping rule (module docstring); ``None`` runs
-        ``max_iter`` epochs.
+        ``max_iter`` epochs and evaluates no bound.
     batch_size : int
         Samples per update for ``"minibatch"``.
     shuffle : bool
@@ -181,7 +187,10 @@ def run(
         ``epoch_callback(epoch, info) -> bool``, called after each epoch;
         returning True stops the run. ``info`` holds ``params`` (centred),
         ``coef`` and ``intercept`` (the user's, after ``optimizer.output``),
-        ``loss``, ``change`` and ``t``.
+        ``loss``, ``change`` (the stopping quantity) and ``t``.
+    certificate : Certificate or None
+        The pieces of the error bound (:func:`gdreg._accuracy.certificate`);
+        computed here when ``tol`` is set and none is given.
 
     Returns
     -------
@@ -200,7 +209,8 @@ def run(
     params = np.array(params0, dtype=params0.dtype, order="C", copy=True)
     if state is None:
         state = optimizer.init(params)
-    eta_ref = float(steps_for(schedule, 1, 1)[0])
+    judge = _Judge.build(objective, tol, certificate, params.dtype)
+    needs_full = judge is not None or optimizer.uses_full_gradient
 
     def report(p, s):
         return user_parameters(objective, optimizer.output(p, s))
@@ -214,12 +224,15 @@ def run(
 
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         half_yty = 0.5 * float(np.sum(objective_yty(objective)))
+        full_grad = None
         if sampling == "batch":
             value, grad = objective.value_and_gradient(params)
         else:
             # J(0) is half the weighted sum of squares of the centred targets:
             # no pass over X is needed for the usual start from zero
-            if not n:
+            if optimizer.uses_full_gradient:
+                value, full_grad = objective.value_and_gradient(params)
+            elif not n:
                 value = 0.0
             elif not np.any(params):
                 value = half_yty
@@ -227,9 +240,9 @@ def run(
                 value = objective.value(params)
             data = objective.stochastic_data()
         reference = max(value, half_yty)
-        if _compiled_gram_applies(objective, record_path, verbose, epoch_callback):
+        if _compiled_gram_applies(objective, record_path, verbose, epoch_callback, judge):
             done = _run_gram_compiled(
-                objective, optimizer, schedule, params, state, max_iter, tol, t0, eta_ref, reference
+                objective, optimizer, schedule, params, state, max_iter, judge, t0, reference
             )
             if done is not None:
                 return done
@@ -240,7 +253,14 @@ def run(
                 updates, state = optimizer.update(grad, state, params, steps[0])
                 params = params + updates
                 value, grad = objective.value_and_gradient(params)
+                output = optimizer.output(params, state)
+                if output is not params and judge is not None:
+                    out_grad = objective.value_and_gradient(output)[1]
+                else:
+                    out_grad = grad
             else:
+                if optimizer.uses_full_gradient:
+                    state = optimizer.anchor(state, params, full_grad)
                 order = _kernels.shuffled_order(rng, n) if shuffle else np.arange(n)
                 order = order.astype(np.int64, copy=False)
                 done = optimizer.compiled_epoch(data, params, state, order, steps, batch)
@@ -250,15 +270,20 @@ def run(
                     )
                 else:
                     state, value = done
+                out_grad = None
+                if needs_full:
+                    output = optimizer.output(params, state)
+                    full_value, out_grad = objective.value_and_gradient(output)
+                    if optimizer.uses_full_gradient:
+                        # the anchor of the next epoch; its objective is exact
+                        value, full_grad = full_value, out_grad
             t += n_updates
 
             new_coef, new_intercept = report(params, state)
-            raw_change = math.sqrt(
-                float(np.sum((new_coef - coef) ** 2))
-                + float(np.sum((new_intercept - intercept) ** 2))
-            )
-            eta_last = steps.last
-            change = raw_change * (eta_ref / eta_last) if eta_last > 0 else math.inf
+            if judge is None:
+                change = math.nan
+            else:
+                change = judge.bound(objective, out_grad)
             if not (
                 np.isfinite(value)
                 and np.all(np.isfinite(new_coef))
@@ -274,8 +299,8 @@ def run(
                 intercept_path.append(intercept)
             if verbose:
                 print(
-                    f"Epoch {epoch}, objective {value:.6g}, change {change:.3g}, "
-                    f"step {eta_last:.3g}, updates {t}",
+                    f"Epoch {epoch}, objective {value:.6g}, error bound {change:.3g}, "
+                    f"step {steps.last:.3g}, updates {t}",
                     flush=True,
                 )
             if epoch_callback is not None and epoch_callback(
@@ -290,7 +315,7 @@ def run(
                 },
             ):
                 break
-            if tol is not None and change < tol:
+            if judge is not None and judge.met(change, coef):
                 converged = True
                 break
 
@@ -305,6 +330,37 @@ def run(
         coef_path=coef_path,
         intercept_path=intercept_path,
     )
+
+
+class _Judge(NamedTuple):
+    """The stopping test: the error bound of the reported parameters against ``tol``."""
+
+    tol: float
+    certificate: Any
+    dtype: Any
+
+    @classmethod
+    def build(cls, objective, tol, certificate, dtype):
+        if tol is None:
+            return None
+        if certificate is None:
+            certificate = _accuracy.certificate(objective, objective_yty(objective), dtype)
+        return cls(float(tol), certificate, np.dtype(dtype))
+
+    def bound(self, objective, grad) -> float:
+        """The bound from a gradient in ``objective``'s coordinates."""
+        d = objective.n_features
+        grad_w = grad[:d]
+        if objective.column_scale is not None:
+            grad_w = grad_w * objective.column_scale[:, None]
+        return _accuracy.error_bound(self.certificate, grad_w)
+
+    def threshold(self, coef) -> float:
+        floor = _accuracy.precision_floor(self.certificate, coef, self.dtype)
+        return max(self.tol, floor)
+
+    def met(self, bound, coef) -> bool:
+        return bound <= self.threshold(coef)
 
 
 #: Updates whose step sizes are evaluated at once (bounds the schedule's temporaries).
@@ -400,19 +456,22 @@ def _divergence_error(epoch, objective, optimizer) -> ValueError:
 _GRAM_EPOCH_CHUNK = 4096
 
 
-def _compiled_gram_applies(objective, record_path, verbose, epoch_callback) -> bool:
+def _compiled_gram_applies(objective, record_path, verbose, epoch_callback, judge) -> bool:
     """Whether full-batch epochs on ``GramLeastSquares`` may run in compiled code.
 
     Its epochs cost O(d^2), so Python's per-epoch overhead would dominate; the
     optimizer's ``compiled_full_batch`` hook (plain gradient descent has one)
     makes the same updates and applies the same stopping and divergence
     rules. Anything that needs to look at every epoch (paths, printing,
-    callbacks) keeps the generic loop.
+    callbacks), standardised coordinates, or data below float64 (whose
+    stopping threshold moves with the iterate) keeps the generic loop.
     """
     return (
         isinstance(objective, GramLeastSquares)
         and _kernels.worth_compiling(objective.n_samples * objective.n_features)
         and not objective.learn_intercept
+        and objective.column_scale is None
+        and (judge is None or judge.dtype == np.float64)
         and not record_path
         and not verbose
         and epoch_callback is None
@@ -420,7 +479,7 @@ def _compiled_gram_applies(objective, record_path, verbose, epoch_callback) -> b
 
 
 def _run_gram_compiled(
-    objective, optimizer, schedule, params, state, max_iter, tol, t0, eta_ref, reference
+    objective, optimizer, schedule, params, state, max_iter, judge, t0, reference
 ):
     """The batch branch of :func:`run` for :func:`_compiled_gram_applies` cases.
 
@@ -433,7 +492,13 @@ def _run_gram_compiled(
         count = min(_GRAM_EPOCH_CHUNK, max_iter - epoch)
         steps = steps_for(schedule, t + 1, count, dtype=params.dtype)
         ran = optimizer.compiled_full_batch(
-            objective, params, state, steps, eta_ref=eta_ref, tol=tol, limit=limit
+            objective,
+            params,
+            state,
+            steps,
+            certificate=None if judge is None else judge.certificate,
+            tol=None if judge is None else judge.tol,
+            limit=limit,
         )
         if ran is None:  # no compiled loop for this rule: nothing was changed yet
             return None
@@ -472,8 +537,12 @@ def _numpy_epoch(objective, optimizer, params, state, order, steps, batch):
     """The readable path: one epoch of batches through ``optimizer.update``.
 
     ``params`` is updated in place so that both paths share one calling
-    convention with the compiled kernels.
+    convention with the compiled kernels. An optimizer with its own
+    ``numpy_epoch`` (one that needs more than the batch gradient) runs it.
     """
+    own = getattr(optimizer, "numpy_epoch", None)
+    if own is not None:
+        return own(objective, params, state, order, steps, batch), math.nan
     n = len(order)
     steps = np.asarray(steps)
     total = 0.0

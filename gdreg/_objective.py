@@ -28,6 +28,7 @@ produce the same iterates up to round-off.
 
 from __future__ import annotations
 
+import copy
 from typing import NamedTuple
 
 import numpy as np
@@ -46,6 +47,8 @@ _CHUNK_BYTES = 2**20
 _MIN_CHUNK_BYTES = 2**16
 #: Bytes of centred rows per chunk of the Gram pass.
 _GRAM_CHUNK_BYTES = 2**20
+#: Stored entries of sparse X per block of rows when forming X^T C X.
+_SPARSE_BLOCK_ENTRIES = 20_000
 #: Up to this many features, the full-batch L comes from X^T C X rather than eigsh.
 _GRAM_LIPSCHITZ_MAX_FEATURES = 512
 
@@ -73,6 +76,7 @@ class StochasticData(NamedTuple):
     y_offset: np.ndarray  # (k,)
     alpha: float
     learn_intercept: bool
+    column_scale: np.ndarray | None = None  # (d,) spreads of standardised coordinates
 
 
 class LeastSquares:
@@ -97,6 +101,16 @@ class LeastSquares:
         centred values are exactly zero, so their data gradient is set to
         zero instead of the round-off that centring inside the products
         leaves (which, with no other feature, would set the "auto" step).
+
+    Notes
+    -----
+    **Standardised coordinates.** :meth:`scaled` returns the same objective
+    whose parameters are ``u = sigma * w`` (``sigma`` the column spreads): the
+    coordinates of the standardised features ``(x - xbar) / sigma``, applied
+    inside each product, never on a copy of ``X``. The objective's *value* is
+    unchanged (the L2 term stays ``alpha |w|^2 / 2`` in the user's units);
+    gradients, curvatures and steps are those of ``u``, so gradient descent in
+    these coordinates is invariant to the units of the features.
     """
 
     def __init__(
@@ -131,11 +145,47 @@ class LeastSquares:
         self.constant = None
         if constant_features is not None and np.any(constant_features):
             self.constant = np.asarray(constant_features, dtype=bool)
+        self.column_scale = None
+
+    # -- coordinates ----------------------------------------------------------------
+    def scaled(self, column_scale) -> LeastSquares:
+        """The same objective in standardised coordinates ``u = column_scale * w``.
+
+        ``column_scale`` holds positive spreads, one per feature. Nothing is
+        copied but the small arrays; ``None`` gives the user's coordinates.
+        """
+        new = copy.copy(self)
+        new.column_scale = (
+            None
+            if column_scale is None
+            else np.asarray(column_scale, dtype=self.x_offset.dtype).reshape(-1)
+        )
+        new.__dict__.pop("_lipschitz", None)
+        return new
+
+    def coef(self, theta) -> np.ndarray:
+        """The coefficients ``w`` (user's units, centred problem) held in ``theta``."""
+        w = theta[: self.n_features]
+        return w if self.column_scale is None else w / self.column_scale[:, None]
+
+    def params_from_coef(self, coef, intercept_row) -> np.ndarray:
+        """``theta`` holding coefficients ``coef`` (d, k) and the intercept row."""
+        theta = np.empty((self.n_features + 1, coef.shape[1]), dtype=self.x_offset.dtype)
+        theta[: self.n_features] = (
+            coef if self.column_scale is None else coef * self.column_scale[:, None]
+        )
+        theta[self.n_features] = intercept_row
+        return theta
+
+    def _to_own_coordinates(self, grad_w) -> None:
+        """Turn the coefficient rows of a gradient in ``w`` into one in ``theta``, in place."""
+        if self.column_scale is not None:
+            grad_w[: self.n_features] /= self.column_scale[:, None]
 
     # -- the readable O(n d) path -------------------------------------------------
     def _residual(self, theta, rows=slice(None)):
         d = self.n_features
-        w, b = theta[:d], theta[d]
+        w, b = self.coef(theta), theta[d]
         X = self.X[rows]
         shift = self.x_offset @ w - b - self.y_offset
         return np.asarray(X @ w) - shift - self.Y[rows]
@@ -148,12 +198,13 @@ class LeastSquares:
         grad[:d] = np.asarray(X.T @ weighted_residual) - np.outer(self.x_offset, col_sum)
         if self.constant is not None:
             grad[:d][self.constant] = 0.0
-        grad[:d] += self.alpha * theta[:d]
+        grad[:d] += self.alpha * self.coef(theta)
         grad[d] = col_sum if self.learn_intercept else 0.0
+        self._to_own_coordinates(grad)
         return grad
 
     def penalty(self, theta) -> float:
-        w = theta[: self.n_features]
+        w = self.coef(theta)
         return 0.5 * self.alpha * float(np.vdot(w, w))
 
     def value(self, theta) -> float:
@@ -184,7 +235,7 @@ class LeastSquares:
     def intercept_(self, theta):
         """The user's intercept for ``theta``."""
         d = self.n_features
-        return self.y_offset - self.x_offset @ theta[:d] + theta[d]
+        return self.y_offset - self.x_offset @ self.coef(theta) + theta[d]
 
     def stochastic_data(self) -> StochasticData:
         return StochasticData(
@@ -195,6 +246,7 @@ class LeastSquares:
             self.y_offset,
             self.alpha,
             self.learn_intercept,
+            self.column_scale,
         )
 
     # -- curvature -----------------------------------------------------------------
@@ -203,10 +255,11 @@ class LeastSquares:
         size = d + 1 if self.learn_intercept else d
         X, c, m, alpha = self.X, self.c, self.x_offset.astype(np.float64), self.alpha
         constant = self.constant
+        inv = None if self.column_scale is None else 1.0 / self.column_scale.astype(np.float64)
 
         def matvec(v):
             v = np.asarray(v, dtype=np.float64).ravel()
-            w = v[:d]
+            w = v[:d] if inv is None else v[:d] * inv
             if constant is not None:
                 w = np.where(constant, 0.0, w)
             u = np.asarray(X @ w).ravel() - m @ w
@@ -217,21 +270,62 @@ class LeastSquares:
             out[:d] = np.asarray(X.T @ cu).ravel() - m * cu.sum()
             if constant is not None:
                 out[:d][constant] = 0.0
-            out[:d] += alpha * v[:d]
+            out[:d] += alpha * w
+            if inv is not None:
+                out[:d] *= inv
             if self.learn_intercept:
                 out[d] = cu.sum()
             return out
 
         return spla.LinearOperator((size, size), matvec=matvec, dtype=np.float64)
 
+    def hessian(self) -> np.ndarray | None:
+        """The Hessian of J in the user's coordinates ``w`` (d x d, float64), or None.
+
+        Formed from the centred, weighted Gram matrix (one BLAS pass over
+        ``X``) when ``d <= GRAM_MAX_FEATURES`` and the intercept is not a
+        learned parameter; None otherwise.
+        """
+        d = self.X.shape[1]
+        if self.learn_intercept or d > GRAM_MAX_FEATURES or d == 0:
+            return None
+        gram = sufficient_statistics(
+            self.X, self.Y, self.c, self.x_offset, self.y_offset, uniform=False
+        )[0].astype(np.float64, copy=False)
+        if self.constant is not None:
+            gram[self.constant, :] = 0.0
+            gram[:, self.constant] = 0.0
+        gram[np.diag_indices(d)] += self.alpha
+        return gram
+
+    def own_hessian(self, hessian_w) -> np.ndarray:
+        """The Hessian in this objective's coordinates from the one in ``w``."""
+        if self.column_scale is None:
+            return hessian_w
+        inv = 1.0 / self.column_scale.astype(np.float64)
+        return hessian_w * inv[:, None] * inv[None, :]
+
     def lipschitz(self) -> float:
         """Largest eigenvalue of the Hessian of J (the full-batch smoothness L)."""
+        cached = self.__dict__.get("_lipschitz")
+        if cached is not None:
+            return cached
+        self._lipschitz = self._compute_lipschitz()
+        return self._lipschitz
+
+    def set_lipschitz(self, value: float) -> None:
+        """Record ``L`` when it is already known (from a full spectrum)."""
+        self._lipschitz = float(value)
+
+    def _compute_lipschitz(self) -> float:
         if self._lipschitz_from_gram():
             gram = _dense_statistics(self.X, self.Y, self.c, self.x_offset, self.y_offset, False)[0]
             constant = getattr(self, "constant", None)
             if constant is not None:
                 gram[constant, :] = 0.0
                 gram[:, constant] = 0.0
+            if self.column_scale is not None:
+                return _top_eigenvalue(self.own_hessian(gram + self.alpha * np.eye(len(gram))))
             return _top_eigenvalue(gram) + self.alpha
         op = self._hessian_operator()
         size = op.shape[0]
@@ -261,18 +355,23 @@ class LeastSquares:
         )
 
     def lipschitz_max(self) -> float:
-        """Largest per-sample smoothness ``max_i n c_i (||x_i - xbar||^2 [+1]) + alpha``."""
+        """Largest per-sample smoothness ``max_i n c_i (||x_i - xbar||^2 [+1]) + alpha``.
+
+        In standardised coordinates the row norms are those of
+        ``(x_i - xbar) / sigma`` and the penalty's curvature is
+        ``alpha / min(sigma)^2``.
+        """
         X = self.X
         plus = 1.0 if self.learn_intercept else 0.0
+        inv = None if self.column_scale is None else 1.0 / self.column_scale.astype(np.float64)
+        alpha = self.alpha if inv is None else self.alpha * float(np.max(inv**2, initial=0.0))
         if (
             isinstance(X, np.ndarray)
             and X.flags.c_contiguous
             and _kernels.worth_compiling(X.size, _kernels.ONE_PASS_MIN_SIZE)
         ):
-            return (
-                self.n_samples * _kernels.max_weighted_row_norm(X, self.x_offset, self.c, plus)
-                + self.alpha
-            )
+            norm = _kernels.max_weighted_row_norm(X, self.x_offset, self.c, plus, inv)
+            return self.n_samples * norm + alpha
         if isinstance(X, np.ndarray):
             # chunk by chunk, so that no array of n norms is held (8 bytes a
             # row: 10 % of X at d = 10)
@@ -280,25 +379,30 @@ class LeastSquares:
             best = 0.0
             for rows in _row_chunks(X):
                 block = X[rows] - offset
+                if inv is not None:
+                    block *= inv
                 norms = np.einsum("ij,ij->i", block, block) + plus
                 best = max(best, float(np.max(self.c[rows] * norms, initial=0.0)))
-            return self.n_samples * best + self.alpha
-        norms = _centred_row_norms(self.X, self.x_offset)
+            return self.n_samples * best + alpha
+        norms = _centred_row_norms(self.X, self.x_offset, inv)
         if self.learn_intercept:
             norms += 1.0
-        return float(np.max(self.n_samples * self.c * norms, initial=0.0)) + self.alpha
+        return float(np.max(self.n_samples * self.c * norms, initial=0.0)) + alpha
 
 
-def _centred_row_norms(X, offset) -> np.ndarray:
-    """``||x_i - offset||^2`` for every row, without a full centred copy."""
+def _centred_row_norms(X, offset, inv=None) -> np.ndarray:
+    """``||(x_i - offset) * inv||^2`` for every row, without a full centred copy."""
     offset = np.asarray(offset, dtype=np.float64)
     if sp.issparse(X):
-        sq = np.asarray(X.multiply(X).sum(axis=1), dtype=np.float64).ravel()
-        cross = np.asarray(X @ offset, dtype=np.float64).ravel()
-        return np.maximum(sq - 2.0 * cross + offset @ offset, 0.0)
+        w2 = np.ones(X.shape[1]) if inv is None else inv**2
+        sq = np.asarray(X.multiply(X) @ w2, dtype=np.float64).ravel()
+        cross = np.asarray(X @ (w2 * offset), dtype=np.float64).ravel()
+        return np.maximum(sq - 2.0 * cross + offset @ (w2 * offset), 0.0)
     out = np.empty(X.shape[0])
     for rows in _row_chunks(X):
         block = X[rows] - offset
+        if inv is not None:
+            block *= inv
         out[rows] = np.einsum("ij,ij->i", block, block)
     return out
 
@@ -344,24 +448,37 @@ class GramLeastSquares(LeastSquares):
         self.n_targets = xty.shape[1]
         self.n_samples = int(n_samples)
         self.gram, self.xty, self.yty = gram, xty, yty
+        self.constant = None
+        self.column_scale = None
         return self
 
     def value_and_gradient(self, theta):
         d = self.n_features
-        w = theta[:d]
+        w = self.coef(theta)
         gw = self.gram @ w
         value = 0.5 * float(self.yty.sum() - 2.0 * np.vdot(w, self.xty) + np.vdot(w, gw))
         value += self.penalty(theta)
         grad = np.zeros_like(theta)
         grad[:d] = gw - self.xty + self.alpha * w
+        self._to_own_coordinates(grad)
         return value, grad
 
     def value(self, theta) -> float:
         return self.value_and_gradient(theta)[0]
 
-    def lipschitz(self) -> float:
+    def hessian(self) -> np.ndarray | None:
+        d = self.n_features
+        if d == 0:
+            return None
+        hessian = self.gram.astype(np.float64)  # a copy: callers may change it
+        hessian[np.diag_indices(d)] += self.alpha
+        return hessian
+
+    def _compute_lipschitz(self) -> float:
         if self.n_features == 0:
             return 0.0
+        if self.column_scale is not None:
+            return _top_eigenvalue(self.own_hessian(self.hessian()))
         return _top_eigenvalue(self.gram) + self.alpha
 
 
@@ -386,26 +503,38 @@ def sufficient_statistics(X, Y, c, x_offset, y_offset, *, uniform=False):
     dtype = Y.dtype
     yc = Y - y_offset
     yty = np.einsum("ij,ij->j", c[:, None] * yc, yc)
-    cx = X.multiply(c[:, None]).tocsr()
-    xtx = np.asarray((X.T @ cx).todense(), dtype=dtype)
-    mean = np.asarray(cx.sum(axis=0), dtype=dtype).ravel()  # = X^T c
+    d = X.shape[1]
+    # X^T C X by blocks of rows: the sparse product's temporaries scale with the
+    # block's entries, not with all of X's (a fit must not cost a dense copy)
+    xtx = np.zeros((d, d), dtype=np.float64)
+    xty = np.zeros((d, Y.shape[1]), dtype=np.float64)
+    mean = np.zeros(d, dtype=np.float64)  # X^T c
+    rows = max(1, -(-X.shape[0] // max(1, -(-X.nnz // _SPARSE_BLOCK_ENTRIES))))
+    for start in range(0, X.shape[0], rows):
+        block = X[start : start + rows]
+        cx = block.multiply(c[start : start + rows, None]).tocsr()
+        xtx += (block.T @ cx).toarray()
+        mean += np.asarray(cx.sum(axis=0), dtype=np.float64).ravel()
+        xty += np.asarray(cx.T @ yc[start : start + rows], dtype=np.float64)
     sw = c.sum()
-    gram = (
-        xtx
-        - np.outer(mean, x_offset)
-        - np.outer(x_offset, mean)
-        + sw * np.outer(x_offset, x_offset)
-    )
-    xty = np.asarray(cx.T @ yc, dtype=dtype) - np.outer(x_offset, c @ yc)
+    gram = xtx.copy()
+    offset = np.asarray(x_offset, dtype=np.float64)
+    gram -= np.outer(mean, offset)
+    gram -= np.outer(offset, mean)
+    gram += sw * np.outer(offset, offset)
+    xty -= np.outer(offset, c @ yc)
     # Algebraic centring cancels: a column whose centred variance is within
     # the summation round-off (n eps) of its second moment is constant to
     # working precision; its round-off would otherwise become a spurious
     # curvature, and 1/curvature the "auto" step.
     flat = np.diag(gram) <= max(16, X.shape[0]) * np.finfo(dtype).eps * np.diag(xtx)
+    del xtx
     gram[flat, :] = 0.0
     gram[:, flat] = 0.0
     xty[flat] = 0.0
-    return 0.5 * (gram + gram.T), xty, yty
+    gram += gram.T
+    gram *= 0.5
+    return gram.astype(dtype, copy=False), xty.astype(dtype, copy=False), yty
 
 
 def _dense_statistics(X, Y, c, x_offset, y_offset, uniform):

@@ -101,7 +101,7 @@ def _start(estimator, X, Y, weights, one_d, fitted) -> StreamState:
             intercept = np.broadcast_to(np.asarray(estimator.intercept_, dtype=dtype), (k,))
             params[d] = intercept - y_offset + x_offset @ params[:d]
         one_d = np.ndim(estimator.coef_) == 1
-    optimizer = estimator._resolve_optimizer()
+    optimizer = estimator._resolve_optimizer(stream=True)
     objective = LeastSquares(
         X,
         Y,

@@ -802,8 +802,8 @@ class LearningRateDisplay:
                 raise ValueError(
                     f"learning_rates must be 'auto' or a list, got {learning_rates!r}."
                 )
-            auto = clone(base).set_params(learning_rate="auto", max_iter=1, tol=None)
-            eta = float(auto.fit(X, y, sample_weight=sample_weight).learning_rate_(1))
+            # the textbook step 1/L, in the units of the constant steps tried below
+            eta = clone(base)._textbook_auto_step(X, y, sample_weight)
             learning_rates = [m * eta for m in AUTO_MULTIPLES]
         learning_rates = [float(rate) for rate in learning_rates]
         if not learning_rates or any(

@@ -261,7 +261,7 @@ def test_verbose_prints_one_line_per_epoch(data, capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 4
     assert lines[0].startswith("Epoch 1, objective")
-    assert "change" in lines[0] and "step" in lines[0]
+    assert "error bound" in lines[0] and "step" in lines[0]
 
 
 def test_warm_start_continues_from_previous_coef(data):

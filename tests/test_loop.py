@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from gdreg import GradientDescentRegressor, _kernels
+from gdreg.optimizers import SVRG, AcceleratedGradient, GradientDescent
 from gdreg.schedules import Constant, InverseSqrt
 
 
@@ -81,9 +82,20 @@ def test_batch_loss_curve_is_the_objective_after_each_epoch():
     np.testing.assert_allclose(est.coef_path_[-1], est.coef_)
 
 
-def test_stopping_compares_the_rescaled_change():
+def independent_bound(X, y, coef):
+    """The scale-free error bound of ``coef``, written out with NumPy (centred, unweighted)."""
+    Xc, yc = X - X.mean(axis=0), y - y.mean()
+    n = len(y)
+    spread = Xc.std(axis=0)
+    Z = Xc / spread
+    grad_u = Z.T @ (Xc @ coef - yc) / n
+    mu = np.linalg.eigvalsh(Z.T @ Z / n)[0]
+    return np.linalg.norm(grad_u) / (mu * yc.std())
+
+
+def test_a_decaying_step_cannot_fake_convergence():
     # A step that decays as 1/t^2 stops moving the parameters long before the
-    # optimum; the rescaled change must not mistake that for convergence.
+    # optimum; the error bound sees the distance that is left, not the movement.
     X, y = _data()
 
     def fast_decay(t):
@@ -100,19 +112,29 @@ def test_stopping_compares_the_rescaled_change():
         + (est.intercept_path_[-1] - est.intercept_path_[-2]) ** 2
     )
     assert last_raw < 1e-3  # a plain change criterion would have stopped here
-    assert est.change_curve_[-1] == pytest.approx(last_raw * 50**2, rel=1e-9)
+    assert est.change_curve_[-1] == pytest.approx(independent_bound(X, y, est.coef_), rel=1e-9)
     assert np.linalg.norm(est.coef_ - [1.0, -2.0, 0.5]) > 0.1  # far from the optimum
 
 
-def test_constant_step_change_is_the_plain_parameter_change():
+@pytest.mark.parametrize("learning_rate", [Constant(0.01), "auto"])
+def test_change_curve_is_the_error_bound_of_every_epoch(learning_rate):
     X, y = _data()
     est = GradientDescentRegressor(
-        learning_rate=Constant(0.01), record_path=True, tol=None, max_iter=5
-    ).fit(X, y)
-    coef = est.coef_path_
-    intercept = est.intercept_path_
-    plain = np.sqrt(np.sum(np.diff(coef, axis=0) ** 2, axis=1) + np.diff(intercept) ** 2)
-    np.testing.assert_allclose(est.change_curve_, plain, rtol=1e-12)
+        learning_rate=learning_rate, record_path=True, tol=1e-12, max_iter=5
+    )
+    with pytest.warns(Warning, match="did not converge"):
+        est.fit(X, y)
+    expected = [independent_bound(X, y, coef) for coef in est.coef_path_[1:]]
+    np.testing.assert_allclose(est.change_curve_, expected, rtol=1e-9)
+    exact = np.linalg.lstsq(X - X.mean(0), y - y.mean(), rcond=None)[0]
+    distance = np.linalg.norm((est.coef_ - exact) * X.std(0)) / y.std()
+    assert distance <= est.change_curve_[-1]
+
+
+def test_no_tolerance_no_bound():
+    X, y = _data()
+    est = GradientDescentRegressor(tol=None, max_iter=3).fit(X, y)
+    assert est.change_curve_.shape == (3,) and np.all(np.isnan(est.change_curve_))
 
 
 def test_minibatch_epoch_has_ceil_n_over_b_updates():
@@ -123,19 +145,32 @@ def test_minibatch_epoch_has_ceil_n_over_b_updates():
 
 
 def test_stochastic_auto_step_is_safe_and_decays():
+    """A plain stochastic rule with "auto": 1 / L_max of the standardised rows, decaying."""
     X, y = _data()
-    est = GradientDescentRegressor(optimizer="stochastic", tol=None, max_iter=2).fit(X, y)
+    est = GradientDescentRegressor(
+        optimizer=GradientDescent(sampling="stochastic"), tol=None, max_iter=2
+    ).fit(X, y)
     schedule = est.learning_rate_
     assert isinstance(schedule, InverseSqrt)
-    centred = X - X.mean(axis=0)
-    largest = np.max(np.sum(centred**2, axis=1))
+    standardised = (X - X.mean(axis=0)) / X.std(axis=0)
+    largest = np.max(np.sum(standardised**2, axis=1))
     np.testing.assert_allclose(schedule.eta0, 1.0 / largest, rtol=1e-10)
     assert schedule(1 + 37 * 3) == pytest.approx(schedule.eta0 / 2)
 
 
-def test_batch_auto_step_is_inverse_largest_eigenvalue():
+def test_stochastic_shorthand_runs_svrg_with_a_constant_step():
+    X, y = _data()
+    est = GradientDescentRegressor(optimizer="stochastic", tol=None, max_iter=2).fit(X, y)
+    assert isinstance(est.optimizer_, SVRG) and isinstance(est.learning_rate_, Constant)
+    standardised = (X - X.mean(axis=0)) / X.std(axis=0)
+    largest = np.max(np.sum(standardised**2, axis=1))
+    np.testing.assert_allclose(est.learning_rate_.eta0, 0.5 / largest, rtol=1e-10)
+
+
+def test_batch_auto_step_is_inverse_largest_standardised_eigenvalue():
     X, y = _data()
     est = GradientDescentRegressor(tol=None, max_iter=1).fit(X, y)
-    centred = X - X.mean(axis=0)
-    L = np.linalg.eigvalsh(centred.T @ centred / len(y))[-1]
+    assert isinstance(est.optimizer_, AcceleratedGradient)
+    standardised = (X - X.mean(axis=0)) / X.std(axis=0)
+    L = np.linalg.eigvalsh(standardised.T @ standardised / len(y))[-1]
     np.testing.assert_allclose(est.learning_rate_.eta0, 1.0 / L, rtol=1e-8)

@@ -116,7 +116,8 @@ def test_stochastic_modes_converge_on_noisy_data(optimizer, fit_intercept, weigh
         )
         errors.append(_relative_error(est.coef_, ref_coef))
     assert errors[1] < 3e-2
-    assert errors[1] < errors[0]
+    # "auto" runs SVRG, which may reach round-off within 30 epochs already
+    assert errors[1] < errors[0] or errors[1] < 1e-10
     scale = np.abs(np.ravel(ref_intercept)).max() + 1.0
     assert np.abs(np.ravel(est.intercept_) - np.ravel(ref_intercept)).max() < 5e-2 * scale
 

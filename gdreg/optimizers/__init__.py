@@ -3,14 +3,18 @@
 See :class:`Optimizer` for the protocol a new optimizer implements.
 """
 
+from gdreg.optimizers._accelerated import AcceleratedGradient
 from gdreg.optimizers._adaptive import AdaGrad, Adam, RMSProp
 from gdreg.optimizers._averaged import AveragedSGD
 from gdreg.optimizers._base import SAMPLINGS, Optimizer, as_optimizer
 from gdreg.optimizers._gd import GradientDescent
 from gdreg.optimizers._momentum import Momentum, Nesterov, accelerated_momentum
+from gdreg.optimizers._svrg import SVRG
 
 __all__ = [
     "SAMPLINGS",
+    "SVRG",
+    "AcceleratedGradient",
     "AdaGrad",
     "Adam",
     "AveragedSGD",

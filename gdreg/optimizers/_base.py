@@ -54,9 +54,16 @@ class Optimizer(BaseEstimator):
     :meth:`compiled_full_batch` (compiled full-batch epochs on ``X^T X``).
     """
 
+    #: Whether the loop hands each epoch the full gradient at its start (:meth:`anchor`).
+    uses_full_gradient = False
+
     def __init__(self, sampling: str = "batch", batch_size: int | None = None):
         self.sampling = sampling
         self.batch_size = batch_size
+
+    def anchor(self, state: Any, params: np.ndarray, full_grad: np.ndarray) -> Any:
+        """Take the full gradient at the start of an epoch (``uses_full_gradient`` rules)."""
+        return state
 
     def init(self, params: np.ndarray) -> Any:
         """Return the initial optimizer state for ``params``."""
@@ -87,7 +94,7 @@ class Optimizer(BaseEstimator):
         """
         return None
 
-    def compiled_full_batch(self, objective, params, state, steps, *, eta_ref, tol, limit):
+    def compiled_full_batch(self, objective, params, state, steps, *, certificate, tol, limit):
         """Run full-batch epochs on sufficient statistics in compiled code, or return None.
 
         ``objective`` is a :class:`gdreg._objective.GramLeastSquares`; one
@@ -121,6 +128,9 @@ class _DuckOptimizer(Optimizer):
 
     def __getattribute__(self, name):
         hooks = (
+            "uses_full_gradient",
+            "anchor",
+            "numpy_epoch",
             "auto_step_size",
             "stable_step_size",
             "output",

@@ -65,9 +65,9 @@ class GradientDescent(Optimizer):
         loss = _kernels.plain_epoch(data, params, order, steps, batch_size)
         return state, loss
 
-    def compiled_full_batch(self, objective, params, state, steps, *, eta_ref, tol, limit):
+    def compiled_full_batch(self, objective, params, state, steps, *, certificate, tol, limit):
         if not self._rule_is_plain():
             return None
         return _kernels.gram_descent(
-            objective, params, steps, eta_ref=eta_ref, tol=tol, limit=limit
+            objective, params, steps, certificate=certificate, tol=tol, limit=limit
         )

@@ -1,0 +1,244 @@
+r"""What ``converged_`` means: a scale-free bound on the distance to the exact solution.
+
+Every fit is judged in *standardised coordinates*: coefficient :math:`j` is
+measured as :math:`u_j = \sigma_j w_j`, with :math:`\sigma_j` the spread of
+feature :math:`j` (the square root of the diagonal of the data's Hessian: the
+weighted standard deviation when the intercept is fitted, the root mean square
+otherwise), and errors are divided by :math:`\sigma_y`, the spread of the
+target. In these units an error does not depend on the units of the features
+or of ``y``.
+
+The objective is a quadratic whose Hessian in these coordinates is
+:math:`H_u = D H D` (:math:`D = \mathrm{diag}(1/\sigma)`). Its gradient at any
+point bounds the distance to the minimiser:
+
+.. math::
+
+    \frac{\lVert u - u^\star \rVert_2}{\sigma_y}
+    \le \frac{\lVert \nabla_u J(u) \rVert_2}{\mu\, \sigma_y} =: \beta(u),
+
+where :math:`\mu` is the smallest eigenvalue of :math:`H_u` that is not
+zero to working precision. When :math:`H_u` is singular (more features
+than samples, duplicated or exactly collinear columns), the minimiser is not
+unique: the fit then descends in the user's coordinates from zero, which
+leads to the minimiser of smallest norm (the one
+:class:`~sklearn.linear_model.LinearRegression` returns), and :math:`\beta`
+bounds the part of the error that changes the predictions.
+
+:math:`\beta` is the stopping quantity of every optimizer (``change_curve_``);
+``converged_=True`` means :math:`\beta \le` ``tol`` after the last epoch, so
+each coefficient satisfies
+:math:`|w_j - w_j^\star|\, \sigma_j / \sigma_y \le` ``tol``.
+
+The spectrum comes from the ``d x d`` Hessian, formed once per fit (one BLAS
+pass over ``X``, or free when the fit already works on the sufficient
+statistics), for up to ``GRAM_MAX_FEATURES`` features. Above that, both ends
+of the spectrum are estimated with Lanczos iterations (``eigsh``).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse.linalg as spla
+
+__all__ = ["Certificate", "certificate", "error_bound"]
+
+#: Eigenvalues below this many float rounding units of the largest one (times
+#: the number of features) cannot be told from zero.
+_NULL_ROUNDING_UNITS = 10.0
+
+
+class Certificate(NamedTuple):
+    """The data-dependent pieces of the bound (see the module docstring)."""
+
+    column_scale: np.ndarray  # sigma_j (d,), float64; 1 for constant columns
+    target_scale: np.ndarray  # sigma_y (k,), float64; 1 for a constant target
+    lipschitz: float  # largest eigenvalue of H_u
+    curvature: float  # mu: smallest eigenvalue of H_u above the null level (inf: none)
+    null_dimension: int = 0  # directions of zero curvature, constant columns not counted
+
+    @property
+    def condition_number(self) -> float:
+        """:math:`L / \\mu` of the standardised problem (1 for a flat one)."""
+        if not np.isfinite(self.curvature) or self.lipschitz <= 0:
+            return 1.0
+        return self.lipschitz / self.curvature
+
+
+def column_spreads(hessian_w: np.ndarray, alpha: float) -> np.ndarray:
+    """:math:`\\sigma_j`: square roots of the data part of the Hessian's diagonal.
+
+    Constant columns (zero spread) get 1: their coefficient gets no gradient
+    from the data, so their scale is immaterial.
+
+    Examples
+    --------
+    >>> column_spreads(np.array([[4.0, 1.0], [1.0, 0.0]]), 0.0)
+    array([2., 1.])
+    """
+    spread = np.sqrt(np.maximum(np.diag(hessian_w) - alpha, 0.0))
+    spread[~(spread > 0)] = 1.0
+    return spread
+
+
+def target_spreads(yty) -> np.ndarray:
+    """:math:`\\sigma_y` per target from the weighted centred sums of squares."""
+    spread = np.sqrt(np.maximum(np.asarray(yty, dtype=np.float64).reshape(-1), 0.0))
+    spread[~(spread > 0)] = 1.0
+    return spread
+
+
+def certificate(objective, yty, dtype=np.float64) -> Certificate:
+    """The bound's pieces for ``objective`` (any coordinates: it is read in ``w``).
+
+    Parameters
+    ----------
+    objective : LeastSquares
+        The fit's objective; only its Hessian (or Hessian-vector products) is used.
+    yty : ndarray of shape (n_targets,)
+        Weighted sums of squares of the centred targets.
+    dtype : dtype
+        The data's precision, which sets the level below which an eigenvalue
+        is zero.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gdreg._objective import GramLeastSquares
+    >>> X = np.array([[0.0, 0.0], [1.0, 10.0], [2.0, 0.0], [3.0, 10.0]])
+    >>> Y = np.array([[1.0], [2.0], [3.0], [4.0]])
+    >>> obj = GramLeastSquares(X, Y, None, alpha=0.0, x_offset=X.mean(0), y_offset=Y.mean(0))
+    >>> cert = certificate(obj, obj.yty)
+    >>> cert.column_scale.round(4), round(cert.condition_number, 4)
+    (array([1.118, 5.   ]), 2.618)
+    """
+    base = objective.scaled(None)
+    d = base.n_features
+    hessian = base.hessian()
+    if hessian is not None:
+        spread = column_spreads(hessian, base.alpha)
+        # constant columns (no data curvature, no penalty) are exact zeros of H_u
+        # that no gradient ever moves: they are left out, not counted as null
+        active = np.diag(hessian) > 0
+        h_u = hessian  # a fresh array: scaled in place (d x d copies add up for wide X)
+        h_u /= spread[:, None]
+        h_u /= spread[None, :]
+        if not np.all(active):
+            h_u = h_u[np.ix_(active, active)]
+        if not h_u.size:
+            return Certificate(spread, target_spreads(yty), 0.0, np.inf)
+        eigenvalues = scipy.linalg.eigvalsh(h_u, overwrite_a=True, check_finite=False)
+        top = float(max(eigenvalues[-1], 0.0))
+        null_level = _NULL_ROUNDING_UNITS * max(d, 1) * np.finfo(dtype).eps * top
+        positive = eigenvalues[eigenvalues > null_level]
+        curvature = float(positive[0]) if positive.size else np.inf
+        null_dimension = int(eigenvalues.size - positive.size)
+        return Certificate(spread, target_spreads(yty), top, curvature, null_dimension)
+    return _lanczos_certificate(base, yty, dtype)
+
+
+def _lanczos_certificate(base, yty, dtype) -> Certificate:
+    """Both ends of the spectrum by Lanczos, for problems too wide for a dense Hessian."""
+    spread = np.sqrt(np.maximum(_hessian_diagonal(base) - base.alpha, 0.0))
+    spread[~(spread > 0)] = 1.0
+    op = base.scaled(spread)._hessian_operator()
+    size = op.shape[0]
+    top = base.scaled(spread).lipschitz()
+    if size == 0 or top <= 0:
+        return Certificate(spread, target_spreads(yty), max(top, 0.0), np.inf)
+    shifted = spla.LinearOperator(
+        op.shape, matvec=lambda v: top * np.asarray(v).ravel() - op.matvec(v), dtype=np.float64
+    )
+    try:
+        low = spla.eigsh(
+            shifted,
+            k=1,
+            which="LA",
+            v0=np.ones(size) / np.sqrt(size),
+            tol=1e-8,
+            maxiter=20 * size,
+            return_eigenvectors=False,
+        )
+        curvature = float(top - low[0])
+    except spla.ArpackNoConvergence:
+        curvature = 0.0  # unknown: nothing can be certified
+    null_level = _NULL_ROUNDING_UNITS * size * np.finfo(dtype).eps * top
+    if curvature <= null_level:
+        curvature = 0.0
+    return Certificate(spread, target_spreads(yty), top, curvature, int(curvature == 0.0))
+
+
+def _hessian_diagonal(base) -> np.ndarray:
+    """Diagonal of the Hessian in ``w`` from Hessian-vector products' building blocks."""
+    import scipy.sparse as sp
+
+    X, c, m = base.X, base.c, base.x_offset.astype(np.float64)
+    if sp.issparse(X):
+        sq = np.asarray(X.multiply(X).T @ c, dtype=np.float64).ravel()
+        first = np.asarray(X.T @ c, dtype=np.float64).ravel()
+    else:
+        sq = np.einsum("ij,ij,i->j", X, X, c, dtype=np.float64)
+        first = np.asarray(X.T @ c, dtype=np.float64)
+    diag = sq - 2.0 * m * first + m * m * float(np.sum(c))
+    if base.constant is not None:
+        diag[base.constant] = 0.0
+    return np.maximum(diag, 0.0) + base.alpha
+
+
+def error_bound(cert: Certificate, grad_w: np.ndarray) -> float:
+    """:math:`\\beta`: the largest, over targets, scale-free distance bound.
+
+    ``grad_w`` holds the gradient of the coefficients in the user's units
+    (shape ``(d, k)``); ``inf`` when nothing can be certified (``mu = 0``).
+
+    Examples
+    --------
+    >>> cert = Certificate(np.array([2.0]), np.array([1.0]), 4.0, 0.5)
+    >>> error_bound(cert, np.array([[0.1]]))  # |0.1 / 2| / 0.5
+    0.1
+    """
+    if grad_w.shape[0] == 0:
+        return 0.0
+    g_u = np.asarray(grad_w, dtype=np.float64) / cert.column_scale[:, None]
+    norms = np.sqrt(np.einsum("ij,ij->j", g_u, g_u)) / cert.target_scale
+    worst = float(np.max(norms))
+    if worst == 0.0:
+        return 0.0
+    if not np.isfinite(cert.curvature):
+        return 0.0 if worst == 0.0 else np.inf
+    if cert.curvature <= 0.0:
+        return np.inf
+    return worst / cert.curvature
+
+
+#: Rounding units a gradient evaluated in reduced precision is trusted to.
+_FLOOR_ROUNDING_UNITS = 10.0
+
+
+def precision_floor(cert: Certificate, coef_w: np.ndarray, dtype) -> float:
+    """The smallest bound a gradient evaluated in ``dtype`` can certify (0 for float64).
+
+    A gradient computed in precision :math:`\\epsilon` carries an error of
+    about :math:`\\epsilon (L \\lVert u \\rVert + \\lVert \\nabla \\rVert)`, so
+    :math:`\\beta` cannot be trusted below
+    :math:`10\\, \\epsilon\\, \\kappa\\, (1 + \\lVert u \\rVert / \\sigma_y)`.
+    Float64 fits use ``tol`` as given; a float32 fit stops at the larger of
+    the two (a ``tol`` below float32's reach would never be met).
+
+    Examples
+    --------
+    >>> cert = Certificate(np.array([1.0]), np.array([1.0]), 1.0, 1.0)
+    >>> precision_floor(cert, np.array([[1.0]]), np.float64)
+    0.0
+    >>> float(np.round(precision_floor(cert, np.array([[1.0]]), np.float32), 9))
+    2.384e-06
+    """
+    dtype = np.dtype(dtype)
+    if dtype.itemsize >= 8:
+        return 0.0
+    u = np.asarray(coef_w, dtype=np.float64) * cert.column_scale[:, None]
+    size = float(np.max(np.sqrt(np.einsum("ij,ij->j", u, u)) / cert.target_scale, initial=0.0))
+    return _FLOOR_ROUNDING_UNITS * float(np.finfo(dtype).eps) * cert.condition_number * (1 + size)

@@ -1,0 +1,48 @@
+"""Warnings attributed to the user's line, not to gdreg's or scikit-learn's frames."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+from sklearn.exceptions import ConvergenceWarning
+
+#: Top-level packages whose frames stand between the user's call and a fit:
+#: gdreg itself, and the libraries that call estimators on the user's behalf
+#: (Pipeline, GridSearchCV and joblib's sequential backend, Dask's schedulers).
+LIBRARY_PACKAGES = frozenset({"gdreg", "sklearn", "joblib", "dask", "distributed", "dask_ml"})
+
+
+def _is_library(frame) -> bool:
+    module = frame.f_globals.get("__name__", "") or ""
+    return module.split(".", 1)[0] in LIBRARY_PACKAGES
+
+
+def caller_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning raised by our caller at user code.
+
+    Counts the frames above the function that calls this one until the first
+    frame outside :data:`LIBRARY_PACKAGES` (``warnings.warn`` counts its own
+    caller as level 1).
+    """
+    frame = sys._getframe(2)  # the caller of our caller
+    level = 2
+    while frame is not None and _is_library(frame):
+        frame = frame.f_back
+        level += 1
+    return level
+
+
+def warn_at_caller(message: str, category: type[Warning] = ConvergenceWarning) -> None:
+    """``warnings.warn`` at the first frame outside gdreg and the libraries that call it.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn_at_caller("slow", UserWarning)
+    >>> caught[0].filename.endswith("_warnings.py")
+    False
+    """
+    warnings.warn(message, category, stacklevel=caller_stacklevel())

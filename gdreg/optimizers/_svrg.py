@@ -1,0 +1,118 @@
+r"""Stochastic variance-reduced gradient (SVRG; Johnson and Zhang, 2013)."""
+
+from __future__ import annotations
+
+from numbers import Integral
+from typing import NamedTuple
+
+import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from gdreg import _kernels
+from gdreg.optimizers._base import Optimizer
+
+__all__ = ["SVRG", "SVRGState"]
+
+
+class SVRGState(NamedTuple):
+    """The anchor point of the epoch and the full gradient there."""
+
+    anchor: np.ndarray | None
+    anchor_grad: np.ndarray | None
+
+
+class SVRG(Optimizer):
+    r"""Stochastic gradient descent with variance reduction (SVRG).
+
+    Each epoch starts from an anchor :math:`\tilde\theta` (the iterate at the
+    end of the previous epoch) and the full gradient there,
+    :math:`\tilde g = \nabla J(\tilde\theta)`, which the loop computes anyway
+    for its stopping test. Every update then uses
+
+    .. math::
+
+        \theta_t = \theta_{t-1} - \eta \left( g_B(\theta_{t-1})
+            - g_B(\tilde\theta) + \tilde g \right),
+
+    where :math:`g_B` is the gradient of one sample (``"stochastic"``) or the
+    mean over a mini-batch. The correction has expectation zero and a
+    variance that vanishes at the optimum, so a *constant* step converges
+    linearly to the exact solution, where plain SGD stalls at the level of
+    its gradient noise.
+
+    This is what ``optimizer="stochastic"`` and ``"minibatch"`` run with
+    ``learning_rate="auto"``: the step is :math:`1/(2 L(B))` in standardised
+    coordinates, :math:`L(B)` the expected smoothness of a batch.
+
+    Parameters
+    ----------
+    sampling : {"stochastic", "minibatch"}, default="stochastic"
+        One sample or ``batch_size`` samples per update.
+    batch_size : int or None, default=None
+        Samples per update for ``"minibatch"``; ``None`` takes the
+        estimator's ``batch_size``.
+
+    Notes
+    -----
+    One epoch costs one pass over the data for the full gradient and one
+    per-sample pass, about as much as an epoch of plain SGD (the per-sample
+    pass needs one dot product, with :math:`\theta - \tilde\theta`). It runs
+    in a compiled kernel for dense and CSR data. ``partial_fit`` does not
+    offer it: one pass over a chunk has no anchor gradient.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gdreg import GradientDescentRegressor
+    >>> from gdreg.optimizers import SVRG
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(500, 3))
+    >>> y = X @ [1.0, 2.0, 3.0] + 0.5
+    >>> reg = GradientDescentRegressor(optimizer=SVRG(), random_state=0).fit(X, y)
+    >>> reg.converged_, reg.coef_.round(4), round(reg.intercept_, 4)
+    (True, array([1., 2., 3.]), 0.5)
+    """
+
+    _parameter_constraints: dict = {
+        "sampling": [StrOptions({"stochastic", "minibatch"})],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+    }
+
+    #: The loop hands every epoch the full gradient at its starting point.
+    uses_full_gradient = True
+
+    def __init__(self, sampling: str = "stochastic", batch_size: int | None = None):
+        super().__init__(sampling=sampling, batch_size=batch_size)
+
+    def init(self, params: np.ndarray) -> SVRGState:
+        self._validate_params()
+        return SVRGState(None, None)
+
+    def anchor(self, state: SVRGState, params: np.ndarray, full_grad: np.ndarray) -> SVRGState:
+        """Start an epoch at ``params``, where the full gradient is ``full_grad``."""
+        return SVRGState(params.copy(), full_grad.copy())
+
+    def update(self, grad, state, params, step_size):
+        raise NotImplementedError(
+            "SVRG needs the gradient of the same batch at the anchor: the loop runs it "
+            "through numpy_epoch or compiled_epoch."
+        )
+
+    def auto_step_size(self, smoothness: float) -> float:
+        return 0.5 / smoothness
+
+    def numpy_epoch(self, objective, params, state, order, steps, batch):
+        """The readable path: one epoch of variance-reduced updates (``params`` in place)."""
+        steps = np.asarray(steps)
+        for bi, start in enumerate(range(0, len(order), batch)):
+            idx = order[start : start + batch]
+            grad = objective.batch_value_and_gradient(params, idx)[1]
+            grad_anchor = objective.batch_value_and_gradient(state.anchor, idx)[1]
+            params -= steps[bi] * (grad - grad_anchor + state.anchor_grad)
+        return state
+
+    def compiled_epoch(self, data, params, state, order, steps, batch_size):
+        if not _kernels.ENABLED or data.learn_intercept:
+            return None
+        _kernels.svrg_epoch(data, params, state.anchor, state.anchor_grad, order, steps, batch_size)
+        return state, np.nan
