@@ -27,7 +27,18 @@ The cases are the ones of the performance issue:
    NumPy allocation) relative to ``X.nbytes``, vs ``LinearRegression``;
 
 plus the first ``fit`` in a fresh process, with an empty numba cache (the
-kernels compile) and with the on-disk cache a previous process left.
+kernels compile) and with the on-disk cache a previous process left (case 5), and
+
+6. the time to a *converged default fit* (issue 11): ``GradientDescentRegressor()``
+   with every default, on AR(1)-correlated (rho = 0.9) columns in units that
+   span eight orders of magnitude (column j times ``10**uniform(-4, 4)``),
+   against ``LinearRegression().fit`` (target: at most half its time) and, for
+   information, ``Ridge(alpha=1e-6)`` and :func:`gdreg.normal_equation`. The
+   error of this case is *scale-free*: ``max_j |coef_j - exact_j| std_j / std_y``
+   against an exact solution from ``lstsq`` on the standardised centred design
+   in float64, shown as the digits each method gets (``-log10`` of it, capped
+   at 16). The fit must report ``converged_=True`` without a
+   ``ConvergenceWarning``; the row records both (and every peer's warnings).
 """
 
 from __future__ import annotations
@@ -49,7 +60,7 @@ import numpy as np
 import scipy.linalg
 import sklearn
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LinearRegression, SGDRegressor
+from sklearn.linear_model import LinearRegression, Ridge, SGDRegressor
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import gdreg
@@ -66,6 +77,7 @@ SIZES = {
         "memory": (1_000_000, 100),
         "sweep": [10_000, 30_000, 100_000, 300_000, 1_000_000],
         "sweep_d": 100,
+        "converged": (200_000, 30),
     },
     "quick": {
         "batch": (20_000, 50),
@@ -74,6 +86,7 @@ SIZES = {
         "memory": (20_000, 50),
         "sweep": [2_000, 5_000, 20_000],
         "sweep_d": 50,
+        "converged": (20_000, 30),
     },
 }
 #: Full batch "to convergence": tight enough that a float64 fit matches the
@@ -97,6 +110,10 @@ class Row:
     peer_err: float | None = None
     target: str = ""
     unit: str = "s"
+    #: "rel." (max |coef - coef_ne| / max |coef_ne|) or "scale-free" (case 6)
+    err_kind: str = "rel."
+    #: what else the row must show (case 6: converged_, epochs, warnings of each side)
+    details: dict = field(default_factory=dict)
 
     @property
     def gdreg_median(self) -> float:
@@ -110,6 +127,14 @@ class Row:
     def ratio(self) -> float:
         return self.gdreg_median / self.peer_median
 
+    @property
+    def gdreg_digits(self) -> float | None:
+        return digits(self.gdreg_err) if self.err_kind == "scale-free" else None
+
+    @property
+    def peer_digits(self) -> float | None:
+        return digits(self.peer_err) if self.err_kind == "scale-free" else None
+
 
 # -- data -----------------------------------------------------------------------------
 def make_data(n: int, d: int, *, rho: float = 0.0, dtype=np.float64, seed: int = 0):
@@ -117,15 +142,74 @@ def make_data(n: int, d: int, *, rho: float = 0.0, dtype=np.float64, seed: int =
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, d))
     if rho:
-        # x_j = rho x_{j-1} + sqrt(1 - rho^2) e_j keeps unit variance, corr(x_i, x_j) = rho^|i-j|
-        for j in range(1, d):
-            X[:, j] *= np.sqrt(1.0 - rho**2)
-            X[:, j] += rho * X[:, j - 1]
+        ar1(X, rho)
     w = rng.standard_normal(d)
     y = X @ w + 1.0 + 0.1 * rng.standard_normal(n)
     if dtype != np.float64:
         X, y = X.astype(dtype), y.astype(dtype)
     return X, y
+
+
+def ar1(X, rho: float) -> None:
+    """Make the standard normal columns of ``X`` AR(1)-correlated, in place.
+
+    x_j = rho x_{j-1} + sqrt(1 - rho^2) e_j keeps unit variance, corr(x_i, x_j) = rho^|i-j|.
+    """
+    for j in range(1, X.shape[1]):
+        X[:, j] *= np.sqrt(1.0 - rho**2)
+        X[:, j] += rho * X[:, j - 1]
+
+
+#: Case 6: column j of the badly scaled design is in units 10**uniform(-4, 4).
+SCALE_DECADES = 4.0
+
+
+def make_badly_scaled(n: int, d: int, *, rho: float = 0.9, seed: int = 6):
+    """AR(1)-correlated columns in units spread over ``2 * SCALE_DECADES`` decades.
+
+    Column j is ``scale_j (z_j + m_j)`` with ``z`` the AR(1) design, ``scale_j =
+    10**uniform(-4, 4)`` and an offset ``m_j ~ 3 N(0, 1)``; ``y = X beta + 5 +
+    0.5 noise`` with ``beta_j = b_j / scale_j``, ``b ~ N(0, 1)``, so that each
+    feature matters at its own scale (its share of ``y`` does not depend on its
+    units). Returns ``X, y, scale``.
+    """
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    ar1(X, rho)
+    scale = 10.0 ** rng.uniform(-SCALE_DECADES, SCALE_DECADES, d)
+    X += 3.0 * rng.standard_normal(d)
+    X *= scale
+    beta = rng.standard_normal(d) / scale
+    y = X @ beta + 5.0 + 0.5 * rng.standard_normal(n)
+    return X, y, scale
+
+
+def exact_standardised(X, y):
+    """The exact coefficients, solved where the problem is well conditioned.
+
+    ``lstsq`` on the centred design with unit-spread columns and a unit-spread
+    target (float64), mapped back to the user's units. Returns ``coef, std_x,
+    std_y`` (population spreads, as gdreg's bound uses).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    std_x, std_y = X.std(axis=0), y.std()
+    Xs = (X - X.mean(axis=0)) / std_x
+    u = np.linalg.lstsq(Xs, (y - y.mean()) / std_y, rcond=None)[0]
+    return u * std_y / std_x, std_x, std_y
+
+
+def scale_free_error(coef, exact, std_x, std_y) -> float:
+    """``max_j |coef_j - exact_j| std_j / std_y``: the error in standardised units."""
+    coef = np.asarray(coef, dtype=np.float64).ravel()
+    return float(np.max(np.abs(coef - exact) * std_x) / std_y)
+
+
+def digits(error: float | None) -> float | None:
+    """Correct digits, ``-log10(error)``, capped at 16 (an exact match)."""
+    if error is None:
+        return None
+    return float(-np.log10(max(error, 1e-16)))
 
 
 def describe(X, rho: float = 0.0) -> str:
@@ -163,6 +247,19 @@ def quiet(f):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             return f()
+
+    return wrapped
+
+
+def recorded(f, log: list):
+    """Run ``f`` with every warning caught; append each call's warnings to ``log``."""
+
+    def wrapped():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = f()
+        log.append([f"{w.category.__name__}: {w.message}" for w in caught])
+        return result
 
     return wrapped
 
@@ -341,6 +438,64 @@ def case_minibatch(sizes, rounds) -> list[Row]:
     return rows
 
 
+def case_converged(sizes, rounds) -> list[Row]:
+    """Case 6: the time to a converged default fit on a correlated, badly scaled design."""
+    n, d = sizes["converged"]
+    X, y, scale = make_badly_scaled(n, d)
+    exact, std_x, std_y = exact_standardised(X, y)
+    logs = {name: [] for name in ("gdreg", "LinearRegression", "Ridge", "normal_equation")}
+    fits: list = []  # every gdreg fit, warm-up included: each must converge
+
+    def default_fit():
+        model = GradientDescentRegressor().fit(X, y)
+        fits.append((model.converged_, model.n_iter_, float(model.change_curve_[-1])))
+        return model.coef_
+
+    methods = {
+        "gdreg": recorded(default_fit, logs["gdreg"]),
+        "LinearRegression": recorded(linear_regression(X, y), logs["LinearRegression"]),
+        "Ridge": recorded(lambda: Ridge(alpha=1e-6).fit(X, y).coef_, logs["Ridge"]),
+        "normal_equation": recorded(lambda: normal_equation(X, y)[0], logs["normal_equation"]),
+    }
+    times, coefs = interleaved(methods, rounds)
+    errors = {name: scale_free_error(c, exact, std_x, std_y) for name, c in coefs.items()}
+    data = (
+        f"{n:,} x {d} float64 AR(1) 0.9, units 1e{-SCALE_DECADES:.0f}..1e{SCALE_DECADES:.0f} "
+        f"(spread {scale.max() / scale.min():.1e})"
+    )
+    ours = {
+        "converged": [bool(c) for c, _, _ in fits],
+        "n_iter": [int(k) for _, k, _ in fits],
+        "bound": fits[-1][2],
+        "warnings": sorted({w for call in logs["gdreg"] for w in call}),
+    }
+    rows = []
+    for peer, label, target in (
+        ("LinearRegression", "LinearRegression().fit", "<= 0.5"),
+        ("Ridge", "Ridge(alpha=1e-6).fit", ""),
+        ("normal_equation", "gdreg.normal_equation", ""),
+    ):
+        rows.append(
+            Row(
+                "6 converged default fit",
+                data,
+                "GradientDescentRegressor().fit",
+                label,
+                times["gdreg"],
+                times[peer],
+                errors["gdreg"],
+                errors[peer],
+                target,
+                err_kind="scale-free",
+                details={
+                    "gdreg": ours,
+                    "peer_warnings": sorted({w for call in logs[peer] for w in call}),
+                },
+            )
+        )
+    return rows
+
+
 def peak_extra_memory(f) -> int:
     """Peak bytes NumPy and Python allocate while ``f`` runs (tracemalloc)."""
     tracemalloc.start()
@@ -507,32 +662,72 @@ def markdown(rows: list[Row], first: list[dict], header: dict, rounds: int) -> s
         f"{header['versions']}",
         f"{rounds} interleaved rounds after a warm-up, medians; load average "
         f"{header['load_average_start']:.1f} at start, {header['load_average_end']:.1f} at end",
+        "err.: max |coef - coef_ne| / max |coef_ne| vs normal_equation; case 6: scale-free "
+        "max_j |coef_j - exact_j| std_j / std_y vs lstsq on the standardised design (digits)",
         "",
-        "| case | data | gdreg | peer | gdreg | peer | ratio | target | gdreg rel. err. "
-        "| peer rel. err. |",
-        "|---|---|---|---|---:|---:|---:|---|---:|---:|",
+        "| case | data | gdreg | peer | gdreg | peer | ratio | target | gdreg err. "
+        "| peer err. | notes |",
+        "|---|---|---|---|---:|---:|---:|---|---:|---:|---|",
     ]
-    for r in rows:
-        if r.unit == "s":
-            ours, theirs = f"{r.gdreg_median:.4g} s", f"{r.peer_median:.4g} s"
-        else:
-            ours, theirs = f"{r.gdreg_median:.3f} x", f"{r.peer_median:.3f} x"
-        lines.append(
-            f"| {r.case} | {r.data} | {r.gdreg} | {r.peer} | {ours} | {theirs} | "
-            f"{r.ratio:.3f} | {r.target} | {_err(r.gdreg_err)} | {_err(r.peer_err)} |"
-        )
+    table = [(r.case, _row_line(r)) for r in rows]
     for f in first:
-        lines.append(
-            f"| 5 first fit, fresh process | 20,000 x 50 | fit ({f['optimizer']}), "
-            f"empty numba cache | same, cache on disk | {f['cold_s']:.3g} s "
-            f"(CPU {f['cold_cpu_s']:.3g} s) | {f['warm_s']:.3g} s (CPU {f['warm_cpu_s']:.3g} s) "
-            f"| {f['cold_s'] / f['warm_s']:.1f} | < 2 s | | |"
+        table.append(
+            (
+                "5",
+                f"| 5 first fit, fresh process | 20,000 x 50 | fit ({f['optimizer']}), "
+                f"empty numba cache | same, cache on disk | {f['cold_s']:.3g} s "
+                f"(CPU {f['cold_cpu_s']:.3g} s) | {f['warm_s']:.3g} s "
+                f"(CPU {f['warm_cpu_s']:.3g} s) | {f['cold_s'] / f['warm_s']:.1f} | < 2 s "
+                "| | | |",
+            )
         )
+    # by case number (stable: each case keeps its own order)
+    lines += [line for _, line in sorted(table, key=lambda item: int(item[0].split()[0]))]
     return "\n".join(lines)
+
+
+def _row_line(r: Row) -> str:
+    if r.unit == "s":
+        ours, theirs = f"{r.gdreg_median:.4g} s", f"{r.peer_median:.4g} s"
+    else:
+        ours, theirs = f"{r.gdreg_median:.3f} x", f"{r.peer_median:.3f} x"
+    if r.err_kind == "scale-free":
+        errs = (_digits(r.gdreg_err), _digits(r.peer_err))
+    else:
+        errs = (_err(r.gdreg_err), _err(r.peer_err))
+    return (
+        f"| {r.case} | {r.data} | {r.gdreg} | {r.peer} | {ours} | {theirs} | "
+        f"{r.ratio:.3f} | {r.target} | {errs[0]} | {errs[1]} | {_notes(r)} |"
+    )
+
+
+def _notes(r: Row) -> str:
+    """Case 6: did every default fit converge, in how many epochs, and who warned."""
+    if "gdreg" not in r.details:
+        return ""
+    ours = r.details["gdreg"]
+    converged = ours["converged"]
+    epochs = sorted(set(ours["n_iter"]))
+    notes = [
+        f"gdreg converged_={all(converged)} ({sum(converged)}/{len(converged)} fits), "
+        f"{'/'.join(map(str, epochs))} epochs, bound {ours['bound']:.1e}",
+        "gdreg warnings: " + ("; ".join(ours["warnings"]) or "none"),
+        "peer warnings: " + ("; ".join(r.details["peer_warnings"]) or "none"),
+    ]
+    return "; ".join(_short(n) for n in notes).replace("|", "/")
+
+
+def _short(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _err(value) -> str:
     return "" if value is None else f"{value:.1e}"
+
+
+def _digits(value) -> str:
+    return "" if value is None else f"{value:.1e} ({digits(value):.1f} digits)"
 
 
 def main(argv=None) -> int:
@@ -542,7 +737,9 @@ def main(argv=None) -> int:
     parser.add_argument("--json", metavar="PATH", help="write every measurement as JSON")
     parser.add_argument("--plot", metavar="PATH", help="run the n sweep and save the plot")
     parser.add_argument(
-        "--cases", default="1,2,3,4,5", help="comma-separated case numbers to run (default: all)"
+        "--cases",
+        default="1,2,3,4,5,6",
+        help="comma-separated case numbers to run (default: all)",
     )
     parser.add_argument(
         "--threads", type=int, default=None, help="limit BLAS/OpenMP threads (threadpoolctl)"
@@ -551,8 +748,8 @@ def main(argv=None) -> int:
     if args.rounds < 1:
         parser.error("--rounds must be >= 1")
     cases = {c.strip() for c in args.cases.split(",")}
-    if not cases <= {"1", "2", "3", "4", "5"}:
-        parser.error("--cases takes numbers from 1 to 5")
+    if not cases <= {"1", "2", "3", "4", "5", "6"}:
+        parser.error("--cases takes numbers from 1 to 6")
     with threadpool_limits(limits=args.threads):
         return _run(args, cases)
 
@@ -573,6 +770,8 @@ def _run(args, cases) -> int:
         # --quick measures the mode that compiles the most (each process imports for seconds)
         optimizers = ("stochastic",) if args.quick else ("batch", "stochastic", "minibatch")
         first = case_first_fit(optimizers)
+    if "6" in cases:
+        rows += case_converged(sizes, args.rounds)
     curves = sweep(sizes, max(3, args.rounds // 2)) if args.plot else None
     header["load_average_end"] = os.getloadavg()[0]
 
@@ -585,7 +784,15 @@ def _run(args, cases) -> int:
             "machine": header,
             "quick": args.quick,
             "rounds": args.rounds,
-            "rows": [dict(asdict(r), ratio=r.ratio) for r in rows],
+            "rows": [
+                dict(
+                    asdict(r),
+                    ratio=r.ratio,
+                    gdreg_digits=r.gdreg_digits,
+                    peer_digits=r.peer_digits,
+                )
+                for r in rows
+            ],
             "first_fit": first,
             "sweep": curves,
         }

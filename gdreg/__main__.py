@@ -1,30 +1,63 @@
-"""``python -m gdreg``: fit a data set with each optimizer and compare with the closed form.
+"""``python -m gdreg``: fit a data set with each optimizer and compare with the exact solution.
 
 Without arguments the diabetes data set that ships with scikit-learn is used;
 ``python -m gdreg data.csv --target COL`` does the same on a CSV file whose
-columns are all numeric. Features are standardised first (as in a
-``StandardScaler`` pipeline), then each optimizer is fitted and compared with
+columns are all numeric. Every built-in optimizer is fitted with the
+estimator's defaults (``learning_rate="auto"``, ``max_iter=None``,
+``tol=1e-6``) on the data as given -- ``learning_rate="auto"`` does not depend
+on the units of the features, so no scaler is needed -- and compared with
 ``LinearRegression`` and :func:`gdreg.normal_equation`.
+
+Each row reports whether the fit converged, that is whether its bound on the
+scale-free distance to the exact solution (``change_curve_[-1]``) reached
+``tol``; when it did not, the row says what was reached instead of letting a
+``ConvergenceWarning`` scroll past.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import re
 import sys
+import textwrap
 import time
 import warnings
+from collections.abc import Iterator
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression
-from sklearn.preprocessing import StandardScaler
 
 from gdreg import GradientDescentRegressor, normal_equation
 from gdreg import optimizers as _optimizers
 
-#: Full-batch update rules shown besides the three sampling modes, when this version has them.
-_EXTRA_RULES = ("Momentum", "Nesterov", "AdaGrad", "RMSProp", "Adam", "AveragedSGD")
+#: The string shorthands, then every update rule of :mod:`gdreg.optimizers` with its defaults.
+SHORTHANDS = ("batch", "stochastic", "minibatch")
+RULES = (
+    "GradientDescent",
+    "Momentum",
+    "Nesterov",
+    "AdaGrad",
+    "RMSProp",
+    "Adam",
+    "AcceleratedGradient",
+    "SVRG",
+    "AveragedSGD",  # last: its per-sample updates run in Python (seconds per fit)
+)
+
+#: The columns of the table: title, width, alignment. The last one, ``converged``, says
+#: ``yes`` or ``no: <why>`` and is cut to its width, so that a row fits in 100 columns.
+_COLUMNS = (
+    ("method", 21, "<"),
+    ("epochs", 6, ">"),
+    ("time (s)", 8, ">"),
+    ("R^2", 9, ">"),
+    ("error", 7, ">"),
+    ("converged", 30, "<"),
+)
+#: Width of the text under the table.
+TEXT_WIDTH = 99
 
 
 def read_csv(path: str, target: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -61,91 +94,251 @@ def read_csv(path: str, target: str) -> tuple[np.ndarray, np.ndarray, list[str]]
     return np.delete(data, column, axis=1), data[:, column], features
 
 
-def candidates(max_iter: int, random_state: int) -> list[tuple[str, GradientDescentRegressor]]:
-    """The estimators the table compares: each sampling mode, then each extra rule."""
+def candidates(
+    max_iter: int | None = None, random_state: int = 0
+) -> list[tuple[str, GradientDescentRegressor]]:
+    """The estimators the table compares: the three shorthands, then every update rule.
+
+    All with the estimator's defaults except ``random_state`` (the shuffling
+    seed) and, when given, ``max_iter`` (``None`` is the estimator's default).
+    """
     common = dict(max_iter=max_iter, random_state=random_state)
-    out = [
-        (name, GradientDescentRegressor(optimizer=name, **common))
-        for name in ("batch", "stochastic", "minibatch")
-    ]
-    for rule in _EXTRA_RULES:
+    out = [(name, GradientDescentRegressor(optimizer=name, **common)) for name in SHORTHANDS]
+    for rule in RULES:
         cls = getattr(_optimizers, rule, None)
-        if cls is not None and cls().sampling == "batch":
+        if cls is not None:
             out.append((f"{rule}()", GradientDescentRegressor(optimizer=cls(), **common)))
     return out
 
 
-def compare(X, y, *, max_iter: int = 10000, random_state: int = 0) -> list[dict]:
-    """Fit every candidate on standardised ``X``; one result row per estimator."""
-    X = StandardScaler().fit_transform(X)
-    reference = LinearRegression().fit(X, y)
-    coef_ne, _ = normal_equation(X, y)
-    scale = np.linalg.norm(coef_ne) or 1.0
-    rows = [
-        {
-            "method": "LinearRegression",
-            "epochs": "",
-            "updates": "",
-            "converged": "",
-            "seconds": _seconds(lambda: LinearRegression().fit(X, y)),
-            "r2": reference.score(X, y),
-            "vs_lr": 0.0,
-            "vs_ne": np.linalg.norm(reference.coef_ - coef_ne) / scale,
-        }
-    ]
-    for name, est in candidates(max_iter, random_state):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            start = time.perf_counter()
-            est.fit(X, y)
-            elapsed = time.perf_counter() - start
-        rows.append(
-            {
-                "method": name,
-                "epochs": est.n_iter_,
-                "updates": est.t_,
-                "converged": "yes" if est.converged_ else "no",
-                "seconds": elapsed,
-                "r2": est.score(X, y),
-                "vs_lr": np.linalg.norm(est.coef_ - reference.coef_) / scale,
-                "vs_ne": np.linalg.norm(est.coef_ - coef_ne) / scale,
-            }
-        )
-    return rows
+def _standardised_spectrum(X) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(spread, eigenvalues, eigenvectors)`` of the standardised Hessian ``Z^T Z / n``.
+
+    ``spread`` is each column's standard deviation (1 for a constant column).
+    """
+    spread = X.std(axis=0)
+    spread[~(spread > 0)] = 1.0
+    Z = (X - X.mean(axis=0)) / spread
+    eig, vec = np.linalg.eigh(Z.T @ Z / max(len(Z), 1))
+    return spread, eig, vec
 
 
-def _seconds(fn) -> float:
+def _null_level(eig) -> float:
+    """Eigenvalues at or below this cannot be told from zero (as in the estimator's bound)."""
+    return 10.0 * np.finfo(np.float64).eps * len(eig) * max(float(eig[-1]), 0.0)
+
+
+def error_measure(X, y, exact):
+    """``coef -> scale-free error`` against ``exact`` on ``X, y`` (see :func:`scale_free_error`)."""
+    X = np.asarray(X, dtype=np.float64)
+    spread, eig, vec = _standardised_spectrum(X)
+    null = eig <= _null_level(eig)
+    kept = vec[:, ~null] if null.any() else None
+    target = float(np.std(y)) or 1.0
+    exact = np.asarray(exact, dtype=np.float64)
+
+    def error(coef) -> float:
+        diff = (np.asarray(coef, dtype=np.float64) - exact) * spread
+        if kept is not None:
+            diff = kept @ (kept.T @ diff)
+        return float(np.max(np.abs(diff), initial=0.0)) / target
+
+    return error
+
+
+def scale_free_error(coef, exact, X, y) -> float:
+    """``max_j |coef_j - exact_j| * std(X_j) / std(y)``: what ``tol`` bounds.
+
+    Constant columns count with spread 1, and a constant target with spread 1,
+    as in the estimator's bound. On a singular design (collinear columns) the
+    exact solution is not unique: only the part of the difference that changes
+    the predictions is counted (its projection on the range of the design).
+    """
+    return error_measure(X, y, exact)(coef)
+
+
+def condition_number(X) -> float:
+    """Condition number of the Hessian of the least-squares objective in standardised columns.
+
+    Constant columns are left out (they do not change the predictions);
+    ``inf`` for a singular design.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    X = X[:, X.std(axis=0) > 0]
+    if X.shape[1] == 0:
+        return 1.0
+    _, eig, _ = _standardised_spectrum(X)
+    return float(eig[-1] / eig[0]) if eig[0] > _null_level(eig) else np.inf
+
+
+def _short(message: str, width: int = _COLUMNS[-1][1] - 4) -> str:
+    message = " ".join(str(message).split())
+    return message if len(message) <= width else message[: width - 3] + "..."
+
+
+def why_not(est: GradientDescentRegressor, caught: list[str]) -> str:
+    """A short reason why ``est`` did not converge, from its last bound and the warning."""
+    bound = est.change_curve_[-1] if len(est.change_curve_) else np.nan
+    text = " ".join(caught)
+    if "singular" in text or (len(est.change_curve_) and not np.isfinite(bound)):
+        return "singular design: no bound"
+    if re.search(r"max_iter=\d+", text) and np.isfinite(bound):
+        return f"bound {bound:.1e} at max_iter"
+    if np.isfinite(bound):
+        return f"stopped at bound {bound:.1e}"
+    return _short(caught[0]) if caught else "stopped early"
+
+
+def compare_rows(X, y, *, max_iter: int | None = None, random_state: int = 0) -> Iterator[dict]:
+    """Fit every candidate on ``X`` as given; yield one result row per estimator.
+
+    The first two rows are the references (``LinearRegression`` and the
+    normal equation); ``error`` is the scale-free distance to the normal
+    equation's coefficients (see :func:`scale_free_error`). Each row has
+    ``converged`` (``"yes"``, ``"no"``, or ``"exact"`` for the references)
+    and, unless ``"yes"``, a short ``reason``.
+    """
+    X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
     start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+    coef_ne, intercept_ne = normal_equation(X, y)
+    ne_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    reference = LinearRegression().fit(X, y)
+    lr_seconds = time.perf_counter() - start
+    ss_tot = float(np.sum((y - y.mean()) ** 2)) or 1.0
+    ne_r2 = 1.0 - float(np.sum((y - X @ coef_ne - intercept_ne) ** 2)) / ss_tot
+    error = error_measure(X, y, coef_ne)
+    common = dict(converged="exact", reason="closed form", epochs="", optimizer="")
+    yield dict(
+        method="normal_equation",
+        seconds=ne_seconds,
+        r2=ne_r2,
+        error=0.0,
+        **common,
+    )
+    yield dict(
+        method="LinearRegression",
+        seconds=lr_seconds,
+        r2=reference.score(X, y),
+        error=error(reference.coef_),
+        **common,
+    )
+    for name, est in candidates(max_iter, random_state):
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always", ConvergenceWarning)
+            start = time.perf_counter()
+            try:
+                est.fit(X, y)
+            except (ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
+                failed = f"failed: {type(exc).__name__}: {exc}"
+            else:
+                failed = ""
+            elapsed = time.perf_counter() - start
+        caught = [str(w.message) for w in record if issubclass(w.category, ConvergenceWarning)]
+        for w in record:  # anything else is not ours to hide
+            if not issubclass(w.category, ConvergenceWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        if failed:
+            yield dict(
+                method=name,
+                epochs="",
+                seconds=elapsed,
+                r2=np.nan,
+                error=np.nan,
+                converged="no",
+                reason=_short(failed),
+                optimizer="",
+            )
+            continue
+        yield dict(
+            method=name,
+            epochs=est.n_iter_,
+            seconds=elapsed,
+            r2=est.score(X, y),
+            error=error(est.coef_),
+            converged="yes" if est.converged_ else "no",
+            reason="" if est.converged_ else why_not(est, caught),
+            optimizer=repr(est.optimizer_),
+        )
+
+
+def compare(X, y, *, max_iter: int | None = None, random_state: int = 0) -> list[dict]:
+    """All the rows of :func:`compare_rows` as a list."""
+    return list(compare_rows(X, y, max_iter=max_iter, random_state=random_state))
+
+
+def format_header() -> str:
+    """The two header lines of the Markdown table."""
+    cells = [f"{title:{align}{width}}" for title, width, align in _COLUMNS]
+    rule = ["-" * (w + 1) + (":" if a == ">" else "-") for _, w, a in _COLUMNS]
+    return "| " + " | ".join(cells) + " |\n|" + "|".join(rule) + "|"
+
+
+def format_row(row: dict) -> str:
+    """One row of the Markdown table (the columns padded, so rows line up)."""
+    error = "" if np.isnan(row["error"]) else f"{row['error']:.1e}"
+    if row["method"] == "normal_equation":
+        error = "ref."
+    r2 = "" if np.isnan(row["r2"]) else f"{row['r2']:.6f}"
+    if len(r2) > 9:  # a fit far from the data: R^2 far below 0
+        r2 = f"{row['r2']:.2e}"
+    seconds = f"{row['seconds']:.4f}" if row["seconds"] < 100 else f"{row['seconds']:.1f}"
+    status = row["converged"] + (f": {row['reason']}" if row["reason"] else "")
+    width = _COLUMNS[-1][1]
+    status = status if len(status) <= width else status[: width - 3] + "..."
+    values = (row["method"], row["epochs"], seconds, r2, error, status)
+    cells = [
+        f"{value!s:{align}{width}}"
+        for value, (_, width, align) in zip(values, _COLUMNS, strict=True)
+    ]
+    return "| " + " | ".join(cells) + " |"
 
 
 def format_table(rows: list[dict]) -> str:
     """A Markdown table of :func:`compare`'s rows."""
-    head = (
-        "| method | epochs | updates | converged | time (s) | R^2 "
-        "| rel. err. vs LR | vs normal eq. |"
-    )
-    lines = [head, "|" + "---|" * 8]
-    for r in rows:
+    return "\n".join([format_header(), *(format_row(r) for r in rows)])
+
+
+def legend(rows: list[dict], tol: float) -> str:
+    """The lines under the table: what the columns mean, what the shorthands ran."""
+    lines = [
+        "error: max_j |w_j - w*_j| std(x_j) / std(y), w* the normal equation's coefficients. "
+        f"converged: the fit's own bound on that error (change_curve_[-1]) reached tol={tol:g}; "
+        "if not, the bound it reached.",
+    ]
+    ran = [
+        f'"{r["method"]}" ran {r["optimizer"]}'
+        for r in rows
+        if r["method"] in SHORTHANDS and r["optimizer"]
+    ]
+    if ran:
+        lines.append("With learning_rate='auto', " + ", ".join(ran) + ".")
+    if any(r["converged"] == "no" for r in rows):
         lines.append(
-            f"| {r['method']} | {r['epochs']} | {r['updates']} | {r['converged']} | "
-            f"{r['seconds']:.4f} | {r['r2']:.6f} | {r['vs_lr']:.2e} | {r['vs_ne']:.2e} |"
+            "Rows that did not converge warn with a ConvergenceWarning when used alone: give them "
+            "more epochs (--max-iter N) or use a rule that converged."
         )
-    return "\n".join(lines)
+    return "\n".join(textwrap.fill(line, TEXT_WIDTH) for line in lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m gdreg",
-        description="Fit linear regression by gradient descent with each optimizer and "
-        "compare with LinearRegression and the normal equation.",
+        description="Fit linear regression by gradient descent with every built-in optimizer "
+        "(estimator defaults) and compare with LinearRegression and the normal equation.",
     )
     parser.add_argument("csv", nargs="?", help="CSV file with a header row (default: diabetes)")
     parser.add_argument("--target", help="name of the target column of the CSV file")
-    parser.add_argument("--max-iter", type=int, default=10000, help="epochs per fit (10000)")
+    parser.add_argument(
+        "--max-iter",
+        type=int,
+        default=None,
+        help="epochs per fit (default: the estimator's, 10000 full batch / 1000 stochastic)",
+    )
     parser.add_argument("--random-state", type=int, default=0, help="seed of the shuffling")
     args = parser.parse_args(argv)
+    if args.max_iter is not None and args.max_iter < 1:
+        parser.error("--max-iter must be >= 1")
 
     if args.csv is None:
         from sklearn.datasets import load_diabetes
@@ -161,8 +354,25 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         source = args.csv
-    print(f"{source}: {X.shape[0]} samples, {X.shape[1]} features (standardised)\n")
-    print(format_table(compare(X, y, max_iter=args.max_iter, random_state=args.random_state)))
+    print(f"{source}: {X.shape[0]} samples, {X.shape[1]} features (in their own units)")
+    kappa = condition_number(X)
+    print(f"condition number of the standardised problem: {kappa:.3g}")
+    if not np.isfinite(kappa):
+        print(
+            textwrap.fill(
+                "Collinear columns: the exact solution is not unique. w* below is the "
+                "minimum-norm one, and errors count only the part of the coefficients that "
+                "changes the predictions.",
+                TEXT_WIDTH,
+            )
+        )
+    print()
+    print(format_header(), flush=True)
+    rows = []
+    for row in compare_rows(X, y, max_iter=args.max_iter, random_state=args.random_state):
+        rows.append(row)
+        print(format_row(row), flush=True)
+    print("\n" + legend(rows, GradientDescentRegressor().tol))
     return 0
 
 

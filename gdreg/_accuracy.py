@@ -20,10 +20,10 @@ point bounds the distance to the minimiser:
 where :math:`\mu` is the smallest eigenvalue of :math:`H_u` that is not
 zero to working precision. When :math:`H_u` is singular (more features
 than samples, duplicated or exactly collinear columns), the minimiser is not
-unique: the fit then descends in the user's coordinates from zero, which
-leads to the minimiser of smallest norm (the one
-:class:`~sklearn.linear_model.LinearRegression` returns), and :math:`\beta`
-bounds the part of the error that changes the predictions.
+unique: :math:`\beta` bounds the part of the error that changes the
+predictions, and the fit removes the null-space part of its result at the
+end, which leaves the minimiser of smallest norm in the user's units (the one
+:class:`~sklearn.linear_model.LinearRegression` returns).
 
 :math:`\beta` is the stopping quantity of every optimizer (``change_curve_``);
 ``converged_=True`` means :math:`\beta \le` ``tol`` after the last epoch, so
@@ -44,7 +44,7 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse.linalg as spla
 
-__all__ = ["Certificate", "certificate", "error_bound"]
+__all__ = ["Certificate", "certificate", "error_bound", "precision_floor", "spreads"]
 
 #: Eigenvalues below this many float rounding units of the largest one (times
 #: the number of features) cannot be told from zero.
@@ -59,6 +59,7 @@ class Certificate(NamedTuple):
     lipschitz: float  # largest eigenvalue of H_u
     curvature: float  # mu: smallest eigenvalue of H_u above the null level (inf: none)
     null_dimension: int = 0  # directions of zero curvature, constant columns not counted
+    null_space: np.ndarray | None = None  # (d, r) orthonormal basis of null(H_w), or None
 
     @property
     def condition_number(self) -> float:
@@ -130,20 +131,63 @@ def certificate(objective, yty, dtype=np.float64) -> Certificate:
             h_u = h_u[np.ix_(active, active)]
         if not h_u.size:
             return Certificate(spread, target_spreads(yty), 0.0, np.inf)
-        eigenvalues = scipy.linalg.eigvalsh(h_u, overwrite_a=True, check_finite=False)
+        eigenvalues = scipy.linalg.eigvalsh(h_u, check_finite=False)
         top = float(max(eigenvalues[-1], 0.0))
         null_level = _NULL_ROUNDING_UNITS * max(d, 1) * np.finfo(dtype).eps * top
         positive = eigenvalues[eigenvalues > null_level]
         curvature = float(positive[0]) if positive.size else np.inf
         null_dimension = int(eigenvalues.size - positive.size)
-        return Certificate(spread, target_spreads(yty), top, curvature, null_dimension)
+        null_space = None
+        if null_dimension:
+            null_space = _null_space_w(hessian, spread, active, null_dimension)
+        return Certificate(spread, target_spreads(yty), top, curvature, null_dimension, null_space)
     return _lanczos_certificate(base, yty, dtype)
+
+
+def _null_space_w(h_u, spread, active, dimension) -> np.ndarray:
+    """Orthonormal basis of the null space of the Hessian in the user's coordinates.
+
+    ``h_u`` is the standardised Hessian restricted to the active columns. Its
+    null vectors ``v`` give the user's null vectors ``v / sigma``.
+    """
+    vectors = scipy.linalg.eigh(h_u, subset_by_index=[0, dimension - 1], check_finite=False)[1]
+    basis = np.zeros((spread.size, dimension))
+    basis[active] = vectors / spread[active, None]
+    return np.linalg.qr(basis)[0]
+
+
+def minimum_norm(cert: Certificate, coef_w: np.ndarray) -> np.ndarray:
+    """``coef_w`` without its null-space part: the minimiser of smallest norm in ``w``.
+
+    Directions of zero curvature do not change the objective or the
+    predictions; removing them gives the solution
+    :class:`~sklearn.linear_model.LinearRegression` returns.
+    """
+    if cert is None or cert.null_space is None:
+        return coef_w
+    Q = cert.null_space.astype(coef_w.dtype, copy=False)
+    return coef_w - Q @ (Q.T @ coef_w)
+
+
+def spreads(objective) -> np.ndarray:
+    r""":math:`\sigma_j` alone, from one pass over the data (no spectrum).
+
+    What a fit with ``tol=None`` needs to descend in standardised coordinates.
+    """
+    base = objective.scaled(None)
+    gram = getattr(base, "gram", None)
+    if gram is not None:
+        diag = np.diag(gram).astype(np.float64)
+    else:
+        diag = _hessian_diagonal(base) - base.alpha
+    spread = np.sqrt(np.maximum(diag, 0.0))
+    spread[~(spread > 0)] = 1.0
+    return spread
 
 
 def _lanczos_certificate(base, yty, dtype) -> Certificate:
     """Both ends of the spectrum by Lanczos, for problems too wide for a dense Hessian."""
-    spread = np.sqrt(np.maximum(_hessian_diagonal(base) - base.alpha, 0.0))
-    spread[~(spread > 0)] = 1.0
+    spread = spreads(base)
     op = base.scaled(spread)._hessian_operator()
     size = op.shape[0]
     top = base.scaled(spread).lipschitz()

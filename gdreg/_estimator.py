@@ -408,14 +408,17 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         max_iter = self._max_iter(optimizer)
         auto = isinstance(self.learning_rate, str) and self.learning_rate == "auto"
         certificate = None
-        if self.tol is not None or auto:
+        if self.tol is not None:
             certificate = _accuracy.certificate(objective, _loop.objective_yty(objective), dtype)
         # "auto" descends in standardised coordinates, where the units of the features do
-        # not matter; a singular design keeps the user's, whose limit from zero is the
-        # minimum-norm solution (LinearRegression's)
-        if auto and certificate.null_dimension == 0:
+        # not matter
+        if auto and certificate is not None:
             objective = objective.scaled(certificate.column_scale)
             objective.set_lipschitz(certificate.lipschitz)
+        elif auto and n > d:
+            # tol=None: no spectrum, so no null space to remove; a wide X (surely
+            # singular) keeps the user's coordinates, whose limit is the minimum-norm one
+            objective = objective.scaled(_accuracy.spreads(objective))
         n_updates = _loop.updates_per_epoch(n, optimizer.sampling, batch_size)
         schedule = _loop.resolve_schedule(
             self.learning_rate, self.eta0, objective, optimizer, batch_size, n_updates
@@ -445,6 +448,11 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         stopped = callbacks is not None and callbacks.stopped
         if self.tol is not None and not result.converged and not stopped:
             warn_at_caller(_not_converged_message(result, max_iter, self.tol, certificate))
+        if certificate is not None and certificate.null_space is not None:
+            # a singular design: of all minimisers, LinearRegression's (smallest |w|)
+            coef_w = _accuracy.minimum_norm(certificate, objective.coef(result.params))
+            params = objective.params_from_coef(coef_w, result.params[d])
+            result = result._replace(params=params.astype(dtype, copy=False))
         self.__dict__.pop("_partial_fit_state", None)  # a full fit ends a partial_fit stream
         self._set_fitted(objective, optimizer, schedule, result, one_d, dtype)
         return self

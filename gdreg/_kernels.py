@@ -506,6 +506,67 @@ def _svrg_epoch_dense(X, Y, scale, x_off, alpha, theta, snap, mu, order, steps, 
                 theta[f, j] -= eta * prec[f] * (acc[f, j] / size + mu[f, j] + alpha * moved)
 
 
+@njit(cache=True, nogil=True, fastmath=_SUMS)
+def _svrg_dense_1d(flat, scale, x_off, alpha, w, snap, mu, order, steps, bsz, prec, acc):
+    """:func:`_svrg_epoch_dense` for one target on C-ordered X, written out on 1-D views.
+
+    As fast as the plain per-sample kernel: one pass over the row forms the
+    residual difference, one applies the update. ``acc`` is a (2 d,) buffer
+    for batches > 1 (the batch sum, then ``theta - snap``).
+    """
+    d = x_off.shape[0]
+    n = order.shape[0]
+    for bi in range(steps.shape[0]):
+        start = bi * bsz
+        stop = min(start + bsz, n)
+        size = stop - start
+        eta = steps[bi]
+        if size == 1:
+            ahead = start + _PREFETCH_AHEAD
+            if ahead < n:
+                k = order[ahead]
+                for f in range(0, d, _LINE):
+                    _prefetch(flat, k * d + f)
+                _prefetch(flat, k * d + d - 1)
+                _prefetch(scale, k)
+            i = order[start]
+            base = i * d
+            diff = 0.0
+            for f in range(d):
+                diff += (flat[base + f] - x_off[f]) * (w[f] - snap[f])
+            g = scale[i] * diff
+            for f in range(d):
+                grad = g * (flat[base + f] - x_off[f]) + mu[f] + alpha * (w[f] - snap[f])
+                w[f] -= eta * prec[f] * grad
+            continue
+        # a batch: theta - snap is fixed within it, and the centring is applied once
+        shift = 0.0
+        for f in range(d):
+            acc[d + f] = w[f] - snap[f]
+            acc[f] = 0.0
+            shift += x_off[f] * acc[d + f]
+        g_sum = 0.0
+        for p in range(start, stop):
+            ahead = p + _PREFETCH_AHEAD
+            if ahead < n:
+                k = order[ahead]
+                for f in range(0, d, _LINE):
+                    _prefetch(flat, k * d + f)
+                _prefetch(flat, k * d + d - 1)
+            i = order[p]
+            base = i * d
+            diff = 0.0
+            for f in range(d):
+                diff += flat[base + f] * acc[d + f]
+            g = scale[i] * (diff - shift)
+            g_sum += g
+            for f in range(d):
+                acc[f] += g * flat[base + f]
+        for f in range(d):
+            grad = (acc[f] - x_off[f] * g_sum) / size + mu[f] + alpha * acc[d + f]
+            w[f] -= eta * prec[f] * grad
+
+
 @njit(cache=True, nogil=True)
 def _svrg_epoch_csr(
     data, indices, indptr, scale, x_off, alpha, theta, snap, mu, order, steps, bsz, prec, acc
@@ -586,6 +647,10 @@ def svrg_epoch(data, theta, snap, mu, order, steps, batch_size) -> None:
     if sp.issparse(X):
         args = (X.data, X.indices, X.indptr, data.scale, data.x_offset, alpha)
         _svrg_epoch_csr(*args, w, w_snap, mu_w, order, steps, batch_size, prec, acc)
+    elif w.shape[1] == 1 and X.flags.c_contiguous:
+        flat = X.reshape(-1)  # a view
+        args = (flat, data.scale, data.x_offset, alpha, w[:, 0], w_snap[:, 0], mu_w[:, 0])
+        _svrg_dense_1d(*args, order, steps, batch_size, prec, np.empty(2 * d, dtype=dtype))
     else:
         args = (X, data.Y, data.scale, data.x_offset, alpha)
         _svrg_epoch_dense(*args, w, w_snap, mu_w, order, steps, batch_size, prec, acc)

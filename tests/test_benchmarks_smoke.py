@@ -1,6 +1,7 @@
 """``benchmarks/run.py --quick`` runs end to end (a smoke test: no timing is asserted)."""
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -35,7 +36,12 @@ def test_prints_one_markdown_table_with_the_machine_header(quick_run):
     assert table[0].startswith("| case | data | gdreg | peer |")
     assert all(line.count("|") == table[0].count("|") for line in table)
     cases = {line.split("|")[1].strip()[:1] for line in table[2:]}
-    assert cases == {"1", "2", "3", "4", "5"}
+    assert cases == {"1", "2", "3", "4", "5", "6"}
+    assert [line.split("|")[1].strip()[:1] for line in table[2:]] == sorted(
+        line.split("|")[1].strip()[:1] for line in table[2:]
+    )  # in case order
+    converged = [line for line in table[2:] if line.startswith("| 6 ")]
+    assert converged and all("digits)" in line and "converged_=True" in line for line in converged)
 
 
 def test_json_has_every_case_and_correct_answers(quick_run):
@@ -60,3 +66,25 @@ def test_writes_the_time_vs_n_plot(quick_run):
     assert plot_path.stat().st_size > 1000
     sweep = record["sweep"]
     assert all(len(v) == len(sweep["n"]) for v in sweep["seconds"].values())
+
+
+def test_converged_default_fit_case(quick_run):
+    """Case 6: the default fit converges, without a warning, to the documented bound."""
+    _, record, _ = quick_run
+    rows = [r for r in record["rows"] if r["case"].startswith("6")]
+    peers = [r["peer"] for r in rows]
+    assert peers == ["LinearRegression().fit", "Ridge(alpha=1e-6).fit", "gdreg.normal_equation"]
+    assert [r["target"] for r in rows] == ["<= 0.5", "", ""]
+    assert "20,000 x 30" in rows[0]["data"]  # --quick size
+    for row in rows:
+        assert row["err_kind"] == "scale-free"
+        ours = row["details"]["gdreg"]
+        assert ours["converged"] == [True, True]  # the warm-up and the one timed round
+        assert ours["warnings"] == [] and ours["bound"] <= 1e-6
+        # converged_ promises a scale-free error of at most tol = 1e-6 (the bound is on
+        # the 2-norm, which is at least the max); allow the reference's round-off
+        assert row["gdreg_err"] <= 1.001e-6 and row["gdreg_digits"] >= 5.99
+        assert row["gdreg_digits"] == pytest.approx(-math.log10(row["gdreg_err"]))
+        assert row["peer_digits"] is not None
+    # the reference solver is exact to far more digits than tol
+    assert rows[2]["peer_digits"] > 8

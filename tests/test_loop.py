@@ -164,7 +164,7 @@ def test_stochastic_shorthand_runs_svrg_with_a_constant_step():
     assert isinstance(est.optimizer_, SVRG) and isinstance(est.learning_rate_, Constant)
     standardised = (X - X.mean(axis=0)) / X.std(axis=0)
     largest = np.max(np.sum(standardised**2, axis=1))
-    np.testing.assert_allclose(est.learning_rate_.eta0, 0.5 / largest, rtol=1e-10)
+    np.testing.assert_allclose(est.learning_rate_.eta0, 1.0 / largest, rtol=1e-10)
 
 
 def test_batch_auto_step_is_inverse_largest_standardised_eigenvalue():

@@ -1,31 +1,176 @@
 """The command-line demo: ``python -m gdreg`` and ``python -m gdreg data.csv --target COL``."""
 
+import inspect
+import re
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 
-from gdreg.__main__ import compare, main, read_csv
+from gdreg import GradientDescentRegressor, normal_equation
+from gdreg import optimizers as gdreg_optimizers
+from gdreg.__main__ import (
+    RULES,
+    SHORTHANDS,
+    candidates,
+    compare,
+    condition_number,
+    format_row,
+    format_table,
+    main,
+    read_csv,
+    scale_free_error,
+)
+
+#: A table row of the demo: ``| method | ... | yes |`` or ``| ... | no: why |``.
+ROW = re.compile(r"^\| (\S+) +\|.*\| (yes|no: \S.*?|exact: \S.*?) +\|$")
 
 
-def test_demo_runs_on_diabetes_and_agrees_with_linear_regression(capsys):
-    assert main(["--max-iter", "300"]) == 0
-    out = capsys.readouterr().out
-    assert "diabetes" in out
-    for name in ("LinearRegression", "| batch", "| stochastic", "| minibatch"):
-        assert name in out
+def table_rows(out):
+    """``{method: converged cell}`` for each data row of the printed table."""
+    rows = {}
+    for line in out.splitlines():
+        match = ROW.match(line)
+        if match:
+            rows[match.group(1)] = match.group(2)
+    return rows
 
 
-def test_compare_rows_agree_with_closed_form():
+def check_every_row_converged_or_says_why(rows):
+    for row in rows:
+        assert row["converged"] in {"yes", "no", "exact"}, row
+        if row["converged"] != "yes":
+            assert row["reason"].strip(), row
+
+
+def test_candidates_are_every_builtin_optimizer_with_the_defaults():
+    builtin = {
+        name
+        for name, obj in vars(gdreg_optimizers).items()
+        if inspect.isclass(obj)
+        and issubclass(obj, gdreg_optimizers.Optimizer)
+        and obj is not gdreg_optimizers.Optimizer
+    }
+    assert "AveragedSGD" in builtin and "SVRG" in builtin
+    assert builtin <= set(RULES), f"not in the demo: {builtin - set(RULES)}"
+    names = [name for name, _ in candidates()]
+    assert names == [*SHORTHANDS, *(f"{rule}()" for rule in RULES)]
+    defaults = GradientDescentRegressor().get_params()
+    for name, est in candidates(random_state=3):
+        params = est.get_params(deep=False)
+        assert params["max_iter"] is None  # no hidden max_iter=10000
+        assert params["random_state"] == 3
+        for key, value in defaults.items():
+            if key not in {"optimizer", "random_state"}:
+                assert params[key] == value, (name, key)
+
+
+def test_compare_rows_converge_within_tol_or_say_why():
     rng = np.random.RandomState(0)
-    X = rng.randn(60, 3)
-    y = X @ [1.0, 2.0, -1.0] + 3.0  # realizable: every optimizer reaches the optimum
-    rows = {row["method"]: row for row in compare(X, y, max_iter=3000)}
-    assert rows["batch"]["converged"] == "yes"
-    for name in ("batch", "stochastic", "minibatch"):
-        assert rows[name]["vs_ne"] < 1e-5
-        assert rows[name]["r2"] == pytest.approx(1.0, abs=1e-9)
+    X = rng.randn(60, 3) * [1.0, 1e3, 1e-3]  # units must not matter
+    y = X @ [1.0, 2e-3, -1e3] + 3.0 + 0.1 * rng.randn(60)
+    rows = compare(X, y)
+    methods = [row["method"] for row in rows]
+    assert methods[:2] == ["normal_equation", "LinearRegression"]
+    assert methods[2:] == [name for name, _ in candidates()]
+    check_every_row_converged_or_says_why(rows)
+    tol = GradientDescentRegressor().tol
+    for row in rows:
+        if row["converged"] == "yes":  # converged_ guarantees the scale-free error bound
+            assert row["error"] <= tol, row
+        if row["converged"] == "no":
+            assert "bound" in row["reason"], row
+    by_name = {row["method"]: row for row in rows}
+    for name in ("batch", "stochastic", "minibatch", "AcceleratedGradient()", "SVRG()"):
+        assert by_name[name]["converged"] == "yes", by_name[name]
+        # against the normal equation: LinearRegression (scikit-learn >= 1.9) may drop the
+        # column whose scale is 1e-6 of the largest, by its singular-value cutoff
+        assert by_name[name]["r2"] == pytest.approx(by_name["normal_equation"]["r2"], abs=1e-9)
+    assert "AcceleratedGradient" in by_name["batch"]["optimizer"]
+    assert "SVRG" in by_name["stochastic"]["optimizer"]
+
+
+def test_rows_that_do_not_converge_say_why_and_do_not_warn():
+    rng = np.random.RandomState(1)
+    X = rng.randn(40, 4)
+    X[:, 1] = X[:, 0] + 1e-3 * rng.randn(40)  # badly conditioned: 2 epochs are not enough
+    y = X @ [1.0, 1.0, -2.0, 0.5] + 0.1 * rng.randn(40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        rows = compare(X, y, max_iter=2)
+    check_every_row_converged_or_says_why(rows)
+    failed = [row for row in rows if row["converged"] == "no"]
+    assert failed
+    for row in failed:
+        assert row["epochs"] == 2
+        bound = float(re.fullmatch(r"bound (\S+) at max_iter", row["reason"]).group(1))
+        assert bound >= 0.5 * row["error"]  # the bound holds (to the 2 digits shown)
+
+
+def test_singular_design_errors_count_what_changes_the_predictions():
+    rng = np.random.RandomState(2)
+    a = rng.randn(30)
+    X = np.c_[a, 2 * a, rng.randn(30)]
+    y = X @ [1.0, 1.0, 1.0] + 0.05 * rng.randn(30)
+    assert condition_number(X) == np.inf
+    coef, _ = normal_equation(X, y)
+    # moving along the null direction (2, -1, 0) changes no prediction: no error
+    assert scale_free_error(coef + 0.3 * np.array([2.0, -1.0, 0.0]), coef, X, y) < 1e-12
+    assert scale_free_error(coef + np.array([0.0, 0.0, 0.1]), coef, X, y) > 1e-3
+    check_every_row_converged_or_says_why(compare(X, y, max_iter=50))
+
+
+def test_scale_free_error_and_condition_number():
+    X = np.array([[0.0, 1.0], [2.0, 1.0], [4.0, 1.0]])  # a constant column
+    y = np.array([0.0, 1.0, 2.0])
+    assert condition_number(X) == pytest.approx(1.0)
+    assert scale_free_error([0.5, 7.0], [0.5, 0.0], X, y) == 0.0
+    # std(x) = sqrt(8/3), std(y) = sqrt(2/3): the error of 0.1 counts 0.1 * 2
+    assert scale_free_error([0.6, 0.0], [0.5, 0.0], X, y) == pytest.approx(0.2)
+
+
+def test_table_fits_in_100_columns():
+    row = dict(
+        method="AcceleratedGradient()",
+        epochs=10000,
+        seconds=123.4567,
+        r2=-0.123456,
+        error=1.234e-5,
+        converged="no",
+        reason="failed: ValueError: " + "a long message " * 10,
+        optimizer="",
+    )
+    table = format_table([row])
+    assert all(len(line) <= 100 for line in table.splitlines())
+    assert table_rows(table)["AcceleratedGradient()"].startswith("no: failed: ValueError")
+    assert len(format_row(row)) == len(table.splitlines()[0])
+
+
+def test_demo_runs_on_diabetes(capsys):
+    assert main(["--max-iter", "30"]) == 0
+    out = capsys.readouterr().out
+    assert "diabetes" in out and "condition number" in out
+    rows = table_rows(out)
+    assert set(rows) == {"normal_equation", "LinearRegression", *SHORTHANDS} | {
+        f"{rule}()" for rule in RULES
+    }
+    assert "AveragedSGD()" in rows
+    assert rows["LinearRegression"].startswith("exact")
+    assert any(cell.startswith("no: bound") for cell in rows.values())  # 30 epochs: some do not
+    assert all(len(line) <= 100 for line in out.splitlines())
+
+
+@pytest.mark.slow
+def test_demo_with_defaults_on_diabetes(capsys):
+    """The default demo: the full-batch defaults converge, every other row says why not."""
+    assert main([]) == 0
+    rows = table_rows(capsys.readouterr().out)
+    for name in ("batch", "stochastic", "AcceleratedGradient()", "SVRG()", "Nesterov()"):
+        assert rows[name] == "yes", (name, rows[name])
+    assert all(cell == "yes" or ": " in cell for cell in rows.values())
 
 
 def test_csv_input(tmp_path):
@@ -35,12 +180,28 @@ def test_csv_input(tmp_path):
     assert names == ["x", "noise"] and X.shape == (4, 2)
     np.testing.assert_array_equal(y, [45, 85, 105, 125])
     result = subprocess.run(
-        [sys.executable, "-m", "gdreg", str(path), "--target", "y", "--max-iter", "200"],
+        [sys.executable, "-m", "gdreg", str(path), "--target", "y"],
         capture_output=True,
         text=True,
         check=True,
+        cwd=tmp_path,
     )
-    assert "| batch |" in result.stdout
+    assert "ConvergenceWarning:" not in result.stderr
+    assert f"{path}: 4 samples, 2 features" in result.stdout
+    rows = table_rows(result.stdout)
+    assert len(rows) == 2 + len(SHORTHANDS) + len(RULES)
+    assert rows["batch"] == "yes"
+    assert all(cell == "yes" or ": " in cell for cell in rows.values())
+    assert all(len(line) <= 100 for line in result.stdout.splitlines())
+
+
+def test_csv_mode_in_process(tmp_path, capsys):
+    path = tmp_path / "tiny.csv"
+    path.write_text("a,b,target\n1,20000,3\n2,40000,5\n3,10000,8\n4,80000,9\n5,1,11\n")
+    assert main([str(path), "--target", "target", "--max-iter", "50", "--random-state", "1"]) == 0
+    rows = table_rows(capsys.readouterr().out)
+    assert rows["batch"] == "yes" and rows["normal_equation"].startswith("exact")
+    assert all(cell == "yes" or ": " in cell for cell in rows.values())
 
 
 @pytest.mark.parametrize(
@@ -64,3 +225,8 @@ def test_csv_requires_target(tmp_path):
     path.write_text("a,b\n1,2\n")
     with pytest.raises(SystemExit):
         main([str(path)])
+
+
+def test_max_iter_must_be_positive():
+    with pytest.raises(SystemExit):
+        main(["--max-iter", "0"])
