@@ -39,6 +39,8 @@ __all__ = ["GradientDescentRegressor"]
 GRAM_MIN_SAMPLES_PER_FEATURE = 10
 #: ... and the data hold at least this many entries (below it one pass costs nothing).
 GRAM_MIN_SIZE = 200_000
+#: Reduced-precision X up to this many entries is fitted in float64.
+SMALL_REDUCED_PRECISION = GRAM_MIN_SIZE
 #: Epochs that ``max_iter=None`` allows: full-batch epochs are cheap (O(d^2) on the
 #: sufficient statistics) and ill-conditioned problems need thousands of them.
 DEFAULT_MAX_ITER = {"batch": 10_000, "stochastic": 1_000, "minibatch": 1_000}
@@ -121,9 +123,11 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         guarantees :math:`|w_j - w^\star_j|\, \sigma_j / \sigma_y \le`
         ``tol`` for every coefficient, whatever the optimizer, schedule or
         feature units (see the user guide's "Convergence and accuracy").
-        For float32 data the bound cannot be trusted below about
-        :math:`10^{-6} \kappa`; the fit then stops at that level. ``None``
-        runs ``max_iter`` epochs and computes no bound.
+        Float32 data with up to 200,000 entries are fitted in float64; for
+        larger float32 data the bound cannot be trusted below about
+        :math:`10^{-6} \kappa (1 + \lVert u \rVert / \sigma_y)` and the fit
+        stops at that level. ``None`` runs ``max_iter`` epochs and computes
+        no bound.
     alpha : float, default=0.0
         L2 penalty on the coefficients; >= 0. Equals ``Ridge(alpha=alpha * S)``.
     fit_intercept : bool, default=True
@@ -365,12 +369,18 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         optimizer = self._resolve_optimizer()
         full_batch_fit(optimizer.sampling == "batch")
         X, Y, weights, one_d = self._validate_training_data(X, y, sample_weight, reset=True)
+        dtype = X.dtype
+        if dtype != np.float64 and X.shape[0] * X.shape[1] <= SMALL_REDUCED_PRECISION:
+            # Small float32 data are fitted in float64 (a copy of at most 1.6 MB): the
+            # float32 answer is then as exact as the data, not as float32 gradients allow.
+            X, Y = X.astype(np.float64), Y.astype(np.float64)
+            weights = None if weights is None else weights.astype(np.float64)
         x_offset, y_offset = self._offsets(X, Y, weights)
         objective = self._objective(X, Y, weights, optimizer, x_offset, y_offset)
         callbacks = _callbacks.begin_fit(
             self, X, Y[:, 0] if one_d else Y, weights, max_iter=self._max_iter(optimizer)
         )
-        self._fit_objective(objective, optimizer, one_d, X.dtype, callbacks=callbacks)
+        self._fit_objective(objective, optimizer, one_d, dtype, callbacks=callbacks)
         if callbacks is not None:
             callbacks.end()
         return self
@@ -407,9 +417,12 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         n, d, k = objective.n_samples, objective.n_features, objective.n_targets
         max_iter = self._max_iter(optimizer)
         auto = isinstance(self.learning_rate, str) and self.learning_rate == "auto"
+        work_dtype = objective.x_offset.dtype  # float64 for small float32 data
         certificate = None
         if self.tol is not None:
-            certificate = _accuracy.certificate(objective, _loop.objective_yty(objective), dtype)
+            certificate = _accuracy.certificate(
+                objective, _loop.objective_yty(objective), work_dtype
+            )
         # "auto" descends in standardised coordinates, where the units of the features do
         # not matter
         if auto and certificate is not None:
@@ -423,9 +436,10 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         schedule = _loop.resolve_schedule(
             self.learning_rate, self.eta0, objective, optimizer, batch_size, n_updates
         )
-        params0 = np.zeros((d + 1, k), dtype=dtype)
+        params0 = np.zeros((d + 1, k), dtype=work_dtype)
         if self.warm_start and hasattr(self, "coef_"):
-            params0 = objective.params_from_coef(self._previous_coef(d, k), 0.0).astype(dtype)
+            params0 = objective.params_from_coef(self._previous_coef(d, k), 0.0)
+            params0 = params0.astype(work_dtype, copy=False)
         epoch_callback = None
         if callbacks is not None:
             epoch_callback = callbacks.epochs(_attributes_maker(self, one_d, dtype))
@@ -452,7 +466,7 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
             # a singular design: of all minimisers, LinearRegression's (smallest |w|)
             coef_w = _accuracy.minimum_norm(certificate, objective.coef(result.params))
             params = objective.params_from_coef(coef_w, result.params[d])
-            result = result._replace(params=params.astype(dtype, copy=False))
+            result = result._replace(params=params.astype(work_dtype, copy=False))
         self.__dict__.pop("_partial_fit_state", None)  # a full fit ends a partial_fit stream
         self._set_fitted(objective, optimizer, schedule, result, one_d, dtype)
         return self
