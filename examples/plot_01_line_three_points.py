@@ -55,8 +55,10 @@ ax_surface.set_title("Cost surface J(slope, intercept)")
 # The automatic step is as large as is safe. A smaller constant step shows the
 # descent itself: with step :math:`\eta` and curvature :math:`L` the distance to
 # the optimum shrinks by the factor :math:`1 - \eta L` each epoch, so the loss
-# falls geometrically (a straight line on the log scale) and the parameter
-# change crosses ``tol``.
+# falls geometrically (a straight line on the log scale), and so does the
+# stopping quantity ``change_curve_``: a bound on the scale-free distance to the
+# exact solution, which ends the fit once it is below ``tol`` (see
+# :doc:`/convergence`).
 slow = GradientDescentRegressor(learning_rate="constant", eta0=0.05, tol=1e-10, max_iter=500)
 slow.fit(X, y)
 disp = ConvergenceDisplay.from_estimator(slow, name="constant step 0.05", show_change=True)

@@ -37,7 +37,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 
 from gdreg import GradientDescentRegressor, normal_equation
-from gdreg.optimizers import Optimizer
+from gdreg.optimizers import GradientDescent, Optimizer
 from gdreg.plotting import ConvergenceDisplay
 
 
@@ -120,6 +120,8 @@ fits = {
     ).fit(X, y)
     for c in (5.0, 20.0)
 }
-fits["plain gradient descent"] = GradientDescentRegressor(tol=1e-8).fit(X, y)
+fits["plain gradient descent"] = GradientDescentRegressor(
+    optimizer=GradientDescent(), tol=1e-8
+).fit(X, y)
 disp = ConvergenceDisplay.from_estimators(fits, log_scale=True)
 disp.ax_.set_title("Loss per epoch")

@@ -12,12 +12,18 @@ Each row reports whether the fit converged, that is whether its bound on the
 scale-free distance to the exact solution (``change_curve_[-1]``) reached
 ``tol``; when it did not, the row says what was reached instead of letting a
 ``ConvergenceWarning`` scroll past.
+
+A user error -- a wrong option, a file that cannot be read, a cell that is
+not a finite number, data that cannot be fitted (no feature column, a single
+row, values whose squares overflow) -- is one ``error: ...`` line on stderr
+and exit status 2, before any fit starts. ``--version`` prints the version.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import math
 import re
 import sys
 import textwrap
@@ -29,8 +35,9 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression
 
-from gdreg import GradientDescentRegressor, normal_equation
+from gdreg import GradientDescentRegressor, __version__, normal_equation
 from gdreg import optimizers as _optimizers
+from gdreg._validation import check_magnitude
 
 #: The string shorthands, then every update rule of :mod:`gdreg.optimizers` with its defaults.
 SHORTHANDS = ("batch", "stochastic", "minibatch")
@@ -63,35 +70,108 @@ TEXT_WIDTH = 99
 def read_csv(path: str, target: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Read a numeric CSV file with a header; return ``(X, y, feature_names)``.
 
+    The file is read as UTF-8; a byte-order mark before the header is dropped.
+    Blank lines are skipped; line numbers in messages are those of the file.
+
     Raises
     ------
+    OSError
+        If the file cannot be opened.
     ValueError
-        If the target column is missing, the file has no data rows, or a
-        cell is not a number.
+        If the file is not UTF-8 or not valid CSV, the target column is
+        missing or appears twice, the file has no data rows, a row has the
+        wrong number of fields, or a cell is not a finite number (empty, text,
+        NaN, infinity, or beyond the range of float64 such as ``1e400``).
     """
-    with open(path, newline="") as handle:
-        rows = list(csv.reader(handle))
-    if not rows:
+    lines: list[tuple[int, list[str]]] = []
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        try:
+            for row in reader:
+                if row:
+                    lines.append((reader.line_num, row))
+        except UnicodeDecodeError as exc:
+            raise ValueError(
+                f"{path} is not UTF-8 text ({exc.reason}): save it as UTF-8 or ASCII."
+            ) from None
+        except csv.Error as exc:
+            raise ValueError(f"Line {reader.line_num} of {path} is not valid CSV: {exc}.") from None
+    if not lines:
         raise ValueError(f"{path} is empty.")
-    header, body = [name.strip() for name in rows[0]], [r for r in rows[1:] if r]
+    header = [name.strip() for name in lines[0][1]]
     if target not in header:
         raise ValueError(f"Column {target!r} is not in {path}; its columns are {header}.")
+    if header.count(target) > 1:
+        raise ValueError(f"Column {target!r} appears {header.count(target)} times in {path}.")
+    body = lines[1:]
     if not body:
         raise ValueError(f"{path} has a header but no data rows.")
     data = np.empty((len(body), len(header)))
-    for i, row in enumerate(body, start=2):
+    for i, (line, row) in enumerate(body):
         if len(row) != len(header):
-            raise ValueError(f"Line {i} of {path} has {len(row)} fields, expected {len(header)}.")
+            raise ValueError(
+                f"Line {line} of {path} has {len(row)} fields, expected {len(header)}."
+            )
         for j, cell in enumerate(row):
+            where = f"Line {line}, column {header[j]!r} of {path}"
             try:
-                data[i - 2, j] = float(cell)
+                value = float(cell)
             except ValueError:
-                raise ValueError(
-                    f"Line {i}, column {header[j]!r} of {path} is not a number: {cell!r}."
-                ) from None
+                if not cell.strip():
+                    raise ValueError(
+                        f"{where} is empty: missing values are not supported."
+                    ) from None
+                raise ValueError(f"{where} is not a number: {cell!r}.") from None
+            if not math.isfinite(value):
+                raise ValueError(f"{where} {_not_finite(cell, value)}")
+            data[i, j] = value
     column = header.index(target)
     features = [name for j, name in enumerate(header) if j != column]
     return np.delete(data, column, axis=1), data[:, column], features
+
+
+def _not_finite(cell: str, value: float) -> str:
+    """Why a cell that parsed to NaN or infinity is refused."""
+    if math.isnan(value):
+        return f"is NaN ({cell!r}): missing values are not supported; drop or fill that row."
+    if "inf" in cell.lower():
+        return f"is infinite ({cell!r}): every cell must be a finite number."
+    return (
+        f"is too large: {cell.strip()!r} overflows float64 (largest "
+        f"{np.finfo(np.float64).max:.4g}); every cell must be a finite number."
+    )
+
+
+def check_data(X, y, source: str) -> None:
+    """Refuse data the demo cannot fit, with the reason, before any fit starts.
+
+    At least one feature column and two rows (``R^2`` is not defined for one),
+    and magnitudes whose squares neither overflow nor underflow float64 -- the
+    same limits as :meth:`GradientDescentRegressor.fit`, which every row of the
+    table would otherwise fail with.
+
+    Raises
+    ------
+    ValueError
+        Naming ``source`` and what to change.
+    """
+    if X.shape[1] == 0:
+        raise ValueError(
+            f"{source} has only the target column: at least one feature column is needed."
+        )
+    if X.shape[0] < 2:
+        raise ValueError(
+            f"{source} has {X.shape[0]} data row{'' if X.shape[0] == 1 else 's'}: at least 2 "
+            "are needed (R^2 is not defined for a single sample)."
+        )
+    try:
+        check_magnitude("X", X, X.shape[1], small=True)
+    except ValueError as exc:
+        raise ValueError(f"{source}, feature columns: {exc}") from None
+    try:
+        check_magnitude("y", np.reshape(y, (-1, 1)), 1, small=False)
+    except ValueError as exc:
+        raise ValueError(f"{source}, target column: {exc}") from None
 
 
 def candidates(
@@ -302,9 +382,9 @@ def format_table(rows: list[dict]) -> str:
 def legend(rows: list[dict], tol: float) -> str:
     """The lines under the table: what the columns mean, what the shorthands ran."""
     lines = [
-        "error: max_j |w_j - w*_j| std(x_j) / std(y), w* the normal equation's coefficients. "
-        f"converged: the fit's own bound on that error (change_curve_[-1]) reached tol={tol:g}; "
-        "if not, the bound it reached.",
+        "The error column is max_j |w_j - w*_j| std(x_j) / std(y), w* the normal equation's "
+        "coefficients. converged: the fit's own bound on that error (change_curve_[-1]) "
+        f"reached tol={tol:g}; if not, the bound it reached.",
     ]
     ran = [
         f'"{r["method"]}" ran {r["optimizer"]}'
@@ -321,8 +401,24 @@ def legend(rows: list[dict], tol: float) -> str:
     return "\n".join(textwrap.fill(line, TEXT_WIDTH) for line in lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+class UsageError(Exception):
+    """A wrong command line: ``main`` prints it as one ``error: ...`` line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but an error is raised for :func:`main` to print, not printed with the usage."""
+
+    def error(self, message):
+        raise UsageError(message)
+
+
+#: Seeds that ``random_state`` accepts (those of ``numpy.random.RandomState``).
+MAX_SEED = 2**32 - 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m gdreg``."""
+    parser = _Parser(
         prog="python -m gdreg",
         description="Fit linear regression by gradient descent with every built-in optimizer "
         "(estimator defaults) and compare with LinearRegression and the normal equation.",
@@ -333,27 +429,78 @@ def main(argv: list[str] | None = None) -> int:
         "--max-iter",
         type=int,
         default=None,
-        help="epochs per fit (default: the estimator's, 10000 full batch / 1000 stochastic)",
+        help="epochs per fit, >= 1 (default: the estimator's, 10000 full batch / 1000 stochastic)",
     )
-    parser.add_argument("--random-state", type=int, default=0, help="seed of the shuffling")
-    args = parser.parse_args(argv)
-    if args.max_iter is not None and args.max_iter < 1:
-        parser.error("--max-iter must be >= 1")
+    parser.add_argument(
+        "--random-state",
+        type=int,
+        default=0,
+        help=f"seed of the shuffling, 0 to {MAX_SEED} (default: 0)",
+    )
+    parser.add_argument("--version", action="version", version=f"gdreg {__version__}")
+    return parser
 
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse and check the command line.
+
+    Raises
+    ------
+    UsageError
+        For an unknown option, a value that is not an integer or out of range,
+        a CSV file without ``--target``, or ``--target`` without a CSV file.
+    """
+    args = build_parser().parse_args(argv)
+    if args.max_iter is not None and args.max_iter < 1:
+        raise UsageError(f"--max-iter must be at least 1, got {args.max_iter}")
+    if not 0 <= args.random_state <= MAX_SEED:
+        raise UsageError(f"--random-state must be in [0, {MAX_SEED}], got {args.random_state}")
+    if args.csv is not None and not args.target:
+        raise UsageError("--target COL is required with a CSV file")
+    if args.csv is None and args.target is not None:
+        raise UsageError("--target needs a CSV file: python -m gdreg data.csv --target COL")
+    return args
+
+
+def load(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, str]:
+    """``(X, y, source)``: the CSV file of ``args``, or the diabetes data set; checked.
+
+    Raises
+    ------
+    OSError, ValueError
+        If the file cannot be read, or its data cannot be fitted (see
+        :func:`read_csv` and :func:`check_data`).
+    """
     if args.csv is None:
         from sklearn.datasets import load_diabetes
 
         X, y = load_diabetes(return_X_y=True)
         source = "scikit-learn's diabetes data set"
     else:
-        if not args.target:
-            parser.error("--target COL is required with a CSV file")
-        try:
-            X, y, _ = read_csv(args.csv, args.target)
-        except (OSError, ValueError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+        X, y, _ = read_csv(args.csv, args.target)
         source = args.csv
+    check_data(X, y, source)
+    return X, y, source
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the demo; return the exit status (2 for a user error, after one ``error:`` line).
+
+    ``--help`` and ``--version`` print and exit with status 0 (``SystemExit``).
+    """
+    try:
+        args = parse_args(argv)
+        X, y, source = load(args)
+    except UsageError as exc:
+        print(f"error: {exc} (see python -m gdreg --help)", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        print(f"error: cannot read {args.csv}: {reason}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"{source}: {X.shape[0]} samples, {X.shape[1]} features (in their own units)")
     kappa = condition_number(X)
     print(f"condition number of the standardised problem: {kappa:.3g}")

@@ -50,6 +50,9 @@ __all__ = ["Certificate", "certificate", "error_bound", "precision_floor", "spre
 #: the number of features) cannot be told from zero.
 _NULL_ROUNDING_UNITS = 10.0
 
+#: Entries of a unit null vector (standardised coordinates) below this are round-off.
+_NULL_VECTOR_ROUNDING = 1e-9
+
 
 class Certificate(NamedTuple):
     """The data-dependent pieces of the bound (see the module docstring)."""
@@ -151,6 +154,9 @@ def _null_space_w(h_u, spread, active, dimension) -> np.ndarray:
     null vectors ``v`` give the user's null vectors ``v / sigma``.
     """
     vectors = scipy.linalg.eigh(h_u, subset_by_index=[0, dimension - 1], check_finite=False)[1]
+    # entries at round-off level are zeros that dividing by very different spreads
+    # would blow up (a duplicated column in units of 1e6 next to one in units of 1)
+    vectors[np.abs(vectors) < _NULL_VECTOR_ROUNDING] = 0.0
     basis = np.zeros((spread.size, dimension))
     basis[active] = vectors / spread[active, None]
     return np.linalg.qr(basis)[0]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
+from sklearn import exceptions as sklearn_exceptions
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -32,6 +34,7 @@ from gdreg._validation import (
 )
 from gdreg._warnings import warn_at_caller
 from gdreg.optimizers import SAMPLINGS, SVRG, AcceleratedGradient, GradientDescent, as_optimizer
+from gdreg.optimizers._base import OptimizerInstance
 
 __all__ = ["GradientDescentRegressor"]
 
@@ -44,6 +47,39 @@ SMALL_REDUCED_PRECISION = GRAM_MIN_SIZE
 #: Epochs that ``max_iter=None`` allows: full-batch epochs are cheap (O(d^2) on the
 #: sufficient statistics) and ill-conditioned problems need thousands of them.
 DEFAULT_MAX_ITER = {"batch": 10_000, "stochastic": 1_000, "minibatch": 1_000}
+
+
+class InconsistentVersionWarning(sklearn_exceptions.InconsistentVersionWarning):
+    """A saved estimator is loaded with a gdreg version other than the one that saved it.
+
+    A subclass of scikit-learn's warning for its own estimators, so one filter
+    (``warnings.simplefilter("error", sklearn.exceptions.InconsistentVersionWarning)``)
+    covers both libraries. ``original_version`` is None for a file saved
+    before gdreg recorded its version.
+    """
+
+    def __init__(self, *, estimator_name, current_version, original_version):
+        self.estimator_name = estimator_name
+        self.current_version = current_version
+        self.original_version = original_version
+
+    def __str__(self):
+        if self.original_version is None:
+            saved = "by a gdreg version that did not record itself in saved models"
+        else:
+            saved = f"with gdreg {self.original_version}"
+        return (
+            f"{self.estimator_name} was saved {saved} and is loaded with gdreg "
+            f"{self.current_version}: its fitted attributes may not mean the same, so it "
+            "may predict differently or fail. Refit it, or load it with the version that "
+            "saved it."
+        )
+
+
+def _running_version() -> str:
+    import gdreg  # the package imports this module before it sets __version__
+
+    return gdreg.__version__
 
 
 class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, BaseEstimator):
@@ -125,9 +161,9 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         feature units (see the user guide's "Convergence and accuracy").
         Float32 data with up to 200,000 entries are fitted in float64; for
         larger float32 data the bound cannot be trusted below about
-        :math:`10^{-6} \kappa (1 + \lVert u \rVert / \sigma_y)` and the fit
-        stops at that level. ``None`` runs ``max_iter`` epochs and computes
-        no bound.
+        :math:`10^{-6} \kappa (1 + \lVert u \rVert / \sigma_y)`: when that is
+        above ``tol`` the fit stops there with ``converged_=False`` and a
+        warning. ``None`` runs ``max_iter`` epochs and computes no bound.
     alpha : float, default=0.0
         L2 penalty on the coefficients; >= 0. Equals ``Ridge(alpha=alpha * S)``.
     fit_intercept : bool, default=True
@@ -197,7 +233,7 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
     """
 
     _parameter_constraints: dict = {
-        "optimizer": [StrOptions(set(SAMPLINGS)), HasMethods(["init", "update"])],
+        "optimizer": [StrOptions(set(SAMPLINGS)), OptimizerInstance()],
         "learning_rate": [StrOptions({"auto", "constant", "invsqrt"}), callable],
         "eta0": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -619,6 +655,25 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         out = safe_sparse_dot(X, coef.T) + np.asarray(self.intercept_, dtype=X.dtype)
         return np.asarray(out)
 
+    # -- persistence: pickle and skops.io both go through these two methods ---------
+    def __getstate__(self):
+        return dict(super().__getstate__(), _gdreg_version=_running_version())
+
+    def __setstate__(self, state):
+        state = dict(state)
+        saved = state.pop("_gdreg_version", None)
+        current = _running_version()
+        if saved != current:
+            warnings.warn(
+                InconsistentVersionWarning(
+                    estimator_name=type(self).__name__,
+                    current_version=current,
+                    original_version=saved,
+                ),
+                stacklevel=2,
+            )
+        super().__setstate__(state)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
@@ -630,6 +685,14 @@ def _not_converged_message(result, max_iter, tol, certificate) -> str:
     """What the fit reached, for the ConvergenceWarning."""
     bound = result.change_curve[-1] if len(result.change_curve) else np.inf
     kappa = certificate.condition_number if certificate is not None else np.nan
+    problem = f"condition number of the standardised problem {kappa:.3g}"
+    if result.precision_limited:
+        return (
+            f"GradientDescentRegressor did not converge to tol={tol:g}: after "
+            f"{result.n_iter} epochs the scale-free error bound is {bound:.3g}, the least "
+            f"that float32 gradients can certify here ({problem}). Fit float64 data for a "
+            "smaller bound."
+        )
     if not np.isfinite(bound):
         reached = (
             "the distance to the exact solution cannot be bounded: the standardised "
@@ -639,9 +702,9 @@ def _not_converged_message(result, max_iter, tol, certificate) -> str:
         reached = f"the scale-free error bound reached is {bound:.3g}"
     return (
         f"GradientDescentRegressor did not converge to tol={tol:g} in "
-        f"max_iter={max_iter} epochs: {reached} (condition number of the standardised "
-        f"problem {kappa:.3g}). Increase max_iter, loosen tol, use learning_rate='auto' "
-        "with optimizer='batch', or remove near-duplicate features."
+        f"max_iter={max_iter} epochs: {reached} ({problem}). Increase max_iter, loosen "
+        "tol, use learning_rate='auto' with optimizer='batch', or remove near-duplicate "
+        "features."
     )
 
 

@@ -29,18 +29,26 @@ overhead.
 
 Set ``ENABLED = False`` (tests do, through ``monkeypatch``) to force the
 readable NumPy path everywhere.
+
+The kernels compile on first use and are cached on disk in :data:`CACHE_DIR`
+(``NUMBA_CACHE_DIR`` if set, else the user's cache directory), never inside
+the installed package; where no such directory is writable they compile in
+memory only. With ``NUMBA_DISABLE_JIT=1`` they run as plain Python.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 from llvmlite import ir
-from numba import njit, types
+from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
@@ -64,8 +72,99 @@ ONE_PASS_MIN_SIZE = 1_000_000
 RUNNING, CONVERGED, DIVERGED = 0, 1, 2
 
 
+# -- where the compiled kernels are cached -------------------------------------------
+def _user_cache_dir() -> str | None:
+    """The platform's per-user cache directory, or None where it cannot be named.
+
+    ``$XDG_CACHE_HOME`` (if absolute) or ``~/.cache`` on Linux and other
+    Unix-likes, ``~/Library/Caches`` on macOS, ``%LOCALAPPDATA%`` on Windows.
+    """
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA", "")
+    elif sys.platform == "darwin":
+        base = os.path.join(os.path.expanduser("~"), "Library", "Caches")
+    else:
+        base = os.environ.get("XDG_CACHE_HOME", "")
+        if not os.path.isabs(base):  # unset, or relative (which the XDG spec says to ignore)
+            base = os.path.join(os.path.expanduser("~"), ".cache")
+    # without a home directory, expanduser leaves "~" and the path is relative:
+    # never cache into the current directory
+    return base if os.path.isabs(base) else None
+
+
+def _writable_dir(path: str) -> bool:
+    """Whether ``path`` is, or can be made, a directory this process can write in."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        tempfile.TemporaryFile(dir=path).close()
+    except OSError:
+        return False
+    return True
+
+
+def _cache_dir() -> str | None:
+    """Where the compiled kernels are cached: see :data:`CACHE_DIR`."""
+    if numba.config.CACHE_DIR:  # NUMBA_CACHE_DIR: the user's choice
+        where = numba.config.CACHE_DIR
+    else:
+        base = _user_cache_dir()
+        where = None if base is None else os.path.join(base, "gdreg", "numba")
+    return where if where is not None and _writable_dir(where) else None
+
+
+#: The directory the compiled kernels are cached in, chosen at import:
+#: ``NUMBA_CACHE_DIR`` if set, else ``gdreg/numba`` under the user's cache
+#: directory (``$XDG_CACHE_HOME`` or ``~/.cache`` on Linux, ``~/Library/Caches``
+#: on macOS, ``%LOCALAPPDATA%`` on Windows), never the installed package, so that
+#: a read-only install works and ``pip uninstall`` leaves nothing inside
+#: ``site-packages``. ``None`` when that directory cannot be written (a read-only
+#: home, a service account without one): the kernels then compile in memory,
+#: once per process, and nothing is written anywhere.
+CACHE_DIR = _cache_dir()
+
+
+def _cached(dispatcher):
+    """Give a numba dispatcher an on-disk cache in :data:`CACHE_DIR`, if there is one.
+
+    ``njit(cache=True)`` would cache next to the source file (inside
+    ``site-packages``) and raise "no locator available" at import where
+    neither that nor numba's own user cache directory is writable. numba puts
+    the cache of a function in ``numba.config.CACHE_DIR`` when that is set, so
+    it is set to :data:`CACHE_DIR` while this function's cache is created (at
+    import, before anything is compiled) and restored at once.
+    """
+    if CACHE_DIR is None:
+        return dispatcher
+    saved = numba.config.CACHE_DIR
+    numba.config.CACHE_DIR = CACHE_DIR
+    try:
+        dispatcher.enable_caching()
+    except (RuntimeError, OSError):
+        pass  # the directory went away since import: compile in memory only
+    finally:
+        numba.config.CACHE_DIR = saved
+    return dispatcher
+
+
+def _jit(**options):
+    """``numba.njit(**options)``, cached in :data:`CACHE_DIR` (see :func:`_cached`).
+
+    With ``NUMBA_DISABLE_JIT=1`` this returns the Python function unchanged,
+    as ``njit`` does.
+    """
+
+    def decorate(func):
+        compiled = numba.njit(**options)(func)
+        if isinstance(compiled, numba.core.dispatcher.Dispatcher):
+            compiled = _cached(compiled)
+        return compiled
+
+    return decorate
+
+
+# -- prefetch hint -------------------------------------------------------------------
 @intrinsic
-def _prefetch(typingctx, array, index):
+def _prefetch_line(typingctx, array, index):
     """Hint the CPU to load the cache line of ``array[index]`` (1-D, contiguous).
 
     Samples are visited in a random order, so the hardware prefetcher cannot
@@ -91,6 +190,19 @@ def _prefetch(typingctx, array, index):
     return sig, codegen
 
 
+def _no_prefetch(array, index):
+    """What :func:`_prefetch_line` does when the kernels run as Python: nothing.
+
+    An intrinsic only exists in compiled code, and a prefetch is a hint that
+    never changes a result.
+    """
+
+
+#: What the kernels call: the compiled hint, or nothing with NUMBA_DISABLE_JIT=1
+#: (which numba reads at its import, as ``njit`` does when it decorates).
+_prefetch = _no_prefetch if numba.config.DISABLE_JIT else _prefetch_line
+
+
 #: Floating-point freedom given to LLVM in the epoch kernels: reassociation
 #: (so that dot products and row sums vectorise with several accumulators) and
 #: contraction into fused multiply-adds. Both change results by round-off only;
@@ -103,7 +215,7 @@ _SUMS = {"reassoc", "contract"}
 # that takes an array: numba adds a reference-count increment and decrement
 # (atomic operations) around every such call, and at d = 10 those cost more
 # than the arithmetic (200 ns a sample instead of 45).
-@njit(cache=True, nogil=True, fastmath=_SUMS)
+@_jit(nogil=True, fastmath=_SUMS)
 def _sgd_dense(
     flat,
     y,
@@ -183,7 +295,7 @@ def _sgd_dense(
 
 
 # -- single target, mini-batch -------------------------------------------------------
-@njit(cache=True, nogil=True, fastmath=_SUMS)
+@_jit(nogil=True, fastmath=_SUMS)
 def _minibatch_dense(
     flat, y, scale, x_off, y_off, alpha, learn_b, w, order, steps, bsz, zero, grad, prec
 ):
@@ -242,7 +354,7 @@ def _minibatch_dense(
 
 
 # -- any number of targets (and CSR) -------------------------------------------------
-@njit(cache=True, nogil=True)
+@_jit(nogil=True)
 def _plain_epoch_dense(X, Y, scale, x_off, y_off, alpha, learn_b, theta, order, steps, bsz, prec):
     n = order.shape[0]
     d = X.shape[1]
@@ -293,7 +405,7 @@ def _plain_epoch_dense(X, Y, scale, x_off, y_off, alpha, learn_b, theta, order, 
     return total / n
 
 
-@njit(cache=True, nogil=True)
+@_jit(nogil=True)
 def _plain_epoch_csr(
     data, indices, indptr, Y, scale, x_off, y_off, alpha, learn_b, theta, order, steps, bsz, prec
 ):
@@ -468,7 +580,7 @@ def _plain_epoch_w(data, theta, order, steps, batch_size, prec) -> float:
 
 
 # -- variance-reduced epochs (SVRG) ----------------------------------------------------
-@njit(cache=True, nogil=True)
+@_jit(nogil=True)
 def _svrg_epoch_dense(X, Y, scale, x_off, alpha, theta, snap, mu, order, steps, bsz, prec, acc):
     """One SVRG epoch in the user's coordinates ``w``, preconditioned by ``prec``.
 
@@ -506,7 +618,7 @@ def _svrg_epoch_dense(X, Y, scale, x_off, alpha, theta, snap, mu, order, steps, 
                 theta[f, j] -= eta * prec[f] * (acc[f, j] / size + mu[f, j] + alpha * moved)
 
 
-@njit(cache=True, nogil=True, fastmath=_SUMS)
+@_jit(nogil=True, fastmath=_SUMS)
 def _svrg_dense_1d(flat, scale, x_off, alpha, w, snap, mu, order, steps, bsz, prec, acc):
     """:func:`_svrg_epoch_dense` for one target on C-ordered X, written out on 1-D views.
 
@@ -567,7 +679,7 @@ def _svrg_dense_1d(flat, scale, x_off, alpha, w, snap, mu, order, steps, bsz, pr
             w[f] -= eta * prec[f] * grad
 
 
-@njit(cache=True, nogil=True)
+@_jit(nogil=True)
 def _svrg_epoch_csr(
     data, indices, indptr, scale, x_off, alpha, theta, snap, mu, order, steps, bsz, prec, acc
 ):
@@ -658,7 +770,7 @@ def svrg_epoch(data, theta, snap, mu, order, steps, batch_size) -> None:
 
 
 # -- full batch on the sufficient statistics -----------------------------------------
-@njit(cache=True, nogil=True)
+@_jit(nogil=True)
 def _gram_descent(
     gram_t,
     xty,
@@ -811,7 +923,7 @@ def gram_descent(objective, theta, steps, *, certificate, tol, limit):
 SHUFFLE_MIN_SAMPLES = 1 << 16
 
 
-@njit(cache=True, nogil=True)
+@_jit(nogil=True)
 def _shuffle(seed, out):
     """Fisher-Yates over ``out`` (filled with 0..n-1), driven by splitmix64."""
     n = out.shape[0]
@@ -862,7 +974,11 @@ def shuffled_order(rng, n: int) -> np.ndarray:
     if n < SHUFFLE_MIN_SAMPLES or n >= 1 << 32:
         return rng.permutation(n).astype(np.int64, copy=False)
     order = np.empty(n, dtype=np.int64)
-    _shuffle(int(rng.randint(0, 2**63 - 1, dtype=np.int64)), order)
+    seed = int(rng.randint(0, 2**63 - 1, dtype=np.int64))
+    # splitmix64 wraps around by design; run as Python (NUMBA_DISABLE_JIT=1) on
+    # NumPy scalars, each wrap-around would warn (the order is the same)
+    with np.errstate(over="ignore"):
+        _shuffle(seed, order)
     return order
 
 
@@ -928,7 +1044,7 @@ def column_range(X):
 _SUMMARY, _LARGEST_NORM = 0, 1
 
 
-@njit(cache=True, nogil=True, fastmath=_SUMS)
+@_jit(nogil=True, fastmath=_SUMS)
 def _row_pass(flat, d, scale, step, low, high, sums, plus, mode):
     # One pass over the rows of a C-ordered X given flat, in one of two modes;
     # both live in one jitted function because each jitted function compiles

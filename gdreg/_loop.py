@@ -17,8 +17,9 @@ in standardised coordinates :math:`u_j = \sigma_j w_j`. The run stops, and
 ``converged`` is True, at the first epoch with :math:`\beta \le` ``tol``.
 The bound holds whatever the optimizer, the schedule or the units of the
 features, so a stalled or slow run cannot look converged. For data in a
-precision below float64, ``tol`` is raised to what that precision can
-certify (:func:`gdreg._accuracy.precision_floor`).
+precision below float64 the run also stops once the bound is below what that
+precision can certify (:func:`gdreg._accuracy.precision_floor`), without
+claiming convergence when that floor is above ``tol``.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ class LoopResult(NamedTuple):
     change_curve: np.ndarray
     coef_path: list | None
     intercept_path: list | None
+    #: The run stopped where reduced precision cannot certify less (bound above tol).
+    precision_limited: bool = False
 
 
 def updates_per_epoch(n_samples: int, sampling: str, batch_size: int) -> int:
@@ -219,7 +222,7 @@ def run(
     coef_path = [coef] if record_path else None
     intercept_path = [intercept] if record_path else None
     losses, changes = [], []
-    converged = False
+    converged = precision_limited = False
     t = t0
 
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -316,7 +319,10 @@ def run(
             ):
                 break
             if judge is not None and judge.met(change, coef):
-                converged = True
+                # a bound that only reached the precision floor stops the run without
+                # claiming tol: converged_ always means "at most tol"
+                converged = change <= judge.tol
+                precision_limited = not converged
                 break
 
     return LoopResult(
@@ -329,6 +335,7 @@ def run(
         change_curve=np.asarray(changes, dtype=np.float64),
         coef_path=coef_path,
         intercept_path=intercept_path,
+        precision_limited=precision_limited,
     )
 
 
@@ -419,13 +426,17 @@ class EpochSteps:
         """``(kind, eta0, t0)`` of a schedule the kernels evaluate, else None.
 
         ``kind`` 1 is :class:`Constant`, 2 :class:`InverseSqrt` (exact types
-        only: a subclass may change ``__call__``).
+        only: a subclass may change ``__call__``). None also when ``eta0`` or
+        ``t0`` is not in ``(0, inf)``: the steps are then left to the schedule
+        itself, whose parameter check names the bad value.
         """
         if type(self.schedule) is Constant:
-            return (1, float(self.schedule.eta0), 1.0)
-        if type(self.schedule) is InverseSqrt:
-            return (2, float(self.schedule.eta0), float(self.schedule.t0))
-        return None
+            rule = (1, float(self.schedule.eta0), 1.0)
+        elif type(self.schedule) is InverseSqrt:
+            rule = (2, float(self.schedule.eta0), float(self.schedule.t0))
+        else:
+            return None
+        return rule if 0 < rule[1] < math.inf and 0 < rule[2] < math.inf else None
 
 
 def _epoch_steps(schedule, t_first: int, count: int, dtype) -> np.ndarray:

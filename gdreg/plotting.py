@@ -14,6 +14,7 @@ names the extra to install.
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from collections.abc import Mapping, Sequence
 
@@ -432,9 +433,10 @@ class CostSurfaceDisplay:
         target : int, default=0
             Which target, for a multi-output fit.
         grid_resolution : int, default=100
-            Grid points along each parameter.
+            Grid points along each parameter, at least 2.
         margin : float, default=0.25
-            Extra room around the path and optimum, as a fraction of their span.
+            Extra room around the path and optimum, as a fraction of their
+            span: finite and at least 0.
         levels : int, default=15
             Number of contour lines.
         ax : matplotlib Axes, default=None
@@ -460,6 +462,7 @@ class CostSurfaceDisplay:
     def _compute(
         cls, estimator, X, y, *, params, sample_weight, target, grid_resolution, margin
     ) -> CostSurfaceDisplay:
+        _check_grid(grid_resolution, margin)
         _check_has_curves(estimator)
         predictions = np.asarray(estimator.predict(X))  # X as fitted (keeps feature names)
         X = check_array(X, accept_sparse="csr", dtype=np.float64)
@@ -565,6 +568,43 @@ class CostSurfaceDisplay:
         self.contour_ = ax.contour(
             self.grid[0], self.grid[1], self.values, levels=contour_levels, cmap="viridis"
         )
+
+
+def _check_grid(grid_resolution, margin) -> None:
+    """``grid_resolution``: an integer >= 2; ``margin``: a finite number >= 0."""
+    if (
+        not isinstance(grid_resolution, numbers.Integral)
+        or isinstance(grid_resolution, bool)
+        or grid_resolution < 2
+    ):
+        raise ValueError(
+            "grid_resolution must be an integer >= 2 (the grid points along each parameter; "
+            f"the default is 100), got {grid_resolution!r}."
+        )
+    if (
+        not isinstance(margin, numbers.Real)
+        or isinstance(margin, bool)
+        or not (math.isfinite(margin) and margin >= 0)
+    ):
+        raise ValueError(
+            "margin must be a finite number >= 0 (extra room around the path, as a fraction "
+            f"of its span; the default is 0.25), got {margin!r}."
+        )
+
+
+def _single_target(y):
+    """``y`` as given when 1-D; one column as 1-D; more targets are refused."""
+    shape = np.shape(y)
+    if len(shape) == 1:
+        return y
+    if len(shape) == 2 and shape[1] == 1:
+        return np.asarray(y).ravel()
+    targets = f"{shape[1]} targets" if len(shape) == 2 else f"{len(shape)} dimensions"
+    raise ValueError(
+        "LearningRateDisplay supports a single target: y must have shape (n_samples,) or "
+        f"(n_samples, 1), got shape {shape} ({targets}). Pass one column, such as y[:, 0]; "
+        "CostSurfaceDisplay.from_estimator(..., target=k) draws one target of a multi-output fit."
+    )
 
 
 def _picker(two_d_coef: bool, target: int):
@@ -768,8 +808,8 @@ class LearningRateDisplay:
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data.
-        y : array-like of shape (n_samples,)
-            Targets.
+        y : array-like of shape (n_samples,) or (n_samples, 1)
+            Targets: a single target (one column is taken as 1-D).
         learning_rates : list of float or "auto", default="auto"
             Constant step sizes. ``"auto"`` takes ``(0.05, 1, 1.85, 2.1)``
             times the step ``learning_rate="auto"`` picks for this data
@@ -796,6 +836,7 @@ class LearningRateDisplay:
         """
         if kind not in ("loss", "path"):
             raise ValueError(f"kind must be 'loss' or 'path', got {kind!r}.")
+        y = _single_target(y)
         base = GradientDescentRegressor() if estimator is None else clone(estimator)
         if isinstance(learning_rates, str):
             if learning_rates != "auto":

@@ -4,7 +4,9 @@ A schedule maps the update count ``t`` (1 for the first parameter update of a
 fit, 2 for the second, ...) to a step size. Schedules hold no state that
 changes during a fit, so one object can be shared, cloned and pickled freely.
 They accept either an integer or a NumPy array of counts, so the loop can ask
-for a whole epoch of step sizes at once.
+for a whole epoch of step sizes at once. Each checks its parameters when it is
+called and when a fit resolves it (:func:`as_schedule`), and the loop checks
+every step it takes (:func:`steps_for`): a step must be finite and >= 0.
 
 Any picklable callable ``f(t) -> float`` can be passed to
 :class:`~gdreg.GradientDescentRegressor` as ``learning_rate``; the classes
@@ -14,6 +16,7 @@ below add a readable ``repr`` and ``get_params``/``set_params`` so that
 
 from __future__ import annotations
 
+import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -43,6 +46,11 @@ class Schedule(BaseEstimator):
         raise NotImplementedError
 
 
+def _positive_finite(value) -> bool:
+    """``value`` is a real number in ``(0, inf)``: the cheap test run at every call."""
+    return isinstance(value, Real) and 0 < value < math.inf
+
+
 class Constant(Schedule):
     r"""A constant step size.
 
@@ -60,10 +68,14 @@ class Constant(Schedule):
     0.1
     """
 
+    _parameter_constraints: dict = {"eta0": [Interval(Real, 0, None, closed="neither")]}
+
     def __init__(self, eta0: float = 0.01):
         self.eta0 = eta0
 
     def __call__(self, t):
+        if not _positive_finite(self.eta0):  # a cheap test: the loop calls this every epoch
+            self._validate_params()
         if np.ndim(t) == 0:
             return float(self.eta0)
         return np.full(np.shape(t), float(self.eta0))
@@ -95,11 +107,18 @@ class InverseSqrt(Schedule):
     0.7071...
     """
 
+    _parameter_constraints: dict = {
+        "eta0": [Interval(Real, 0, None, closed="neither")],
+        "t0": [Interval(Real, 0, None, closed="neither")],
+    }
+
     def __init__(self, eta0: float = 0.01, t0: float = 1.0):
         self.eta0 = eta0
         self.t0 = t0
 
     def __call__(self, t):
+        if not (_positive_finite(self.eta0) and _positive_finite(self.t0)):
+            self._validate_params()
         if np.ndim(t) == 0:
             return float(self.eta0 / np.sqrt(1.0 + (float(t) - 1.0) / self.t0))
         # eta0 / sqrt(1 + (t - 1) / t0), operation by operation in one buffer: a
@@ -254,21 +273,32 @@ def as_schedule(learning_rate, eta0: float):
     ``"constant"`` and ``"invsqrt"`` become :class:`Constant` and
     :class:`InverseSqrt` with ``eta0``; a callable is returned unchanged.
     ``"auto"`` is resolved by the loop, which needs the data, so it is not
-    accepted here.
+    accepted here. The parameters of a :class:`Schedule` are validated here,
+    once per fit; the steps of any other callable are checked as the loop
+    takes them (:func:`steps_for`).
 
     Examples
     --------
     >>> as_schedule("invsqrt", 0.5)
     InverseSqrt(eta0=0.5)
+    >>> as_schedule(Constant(-1.0), 0.01)
+    Traceback (most recent call last):
+    ...
+    sklearn...InvalidParameterError: The 'eta0' parameter of Constant must be ... Got -1.0 instead.
     """
     if isinstance(learning_rate, str):
         if learning_rate == "constant":
-            return Constant(eta0)
-        if learning_rate == "invsqrt":
-            return InverseSqrt(eta0)
-        raise ValueError(f"Unknown learning_rate {learning_rate!r}.")
+            schedule = Constant(eta0)
+        elif learning_rate == "invsqrt":
+            schedule = InverseSqrt(eta0)
+        else:
+            raise ValueError(f"Unknown learning_rate {learning_rate!r}.")
+        schedule._validate_params()
+        return schedule
     if not callable(learning_rate):
         raise TypeError(f"learning_rate must be a string or a callable, got {learning_rate!r}.")
+    if isinstance(learning_rate, Schedule):
+        learning_rate._validate_params()
     return learning_rate
 
 
@@ -277,12 +307,45 @@ def steps_for(schedule, t_first: int, count: int, dtype=np.float64) -> np.ndarra
 
     Built-in schedules are evaluated on the whole range at once; any other
     callable is called once per update (it only has to accept an ``int``).
+
+    Raises
+    ------
+    ValueError
+        If a step is not finite or is negative; the message names the update.
+        A zero step is allowed (warm-up schedules start at 0, and a decaying
+        step may underflow to 0).
+
+    Examples
+    --------
+    >>> steps_for(Constant(0.5), 1, 3)
+    array([0.5, 0.5, 0.5])
+    >>> steps_for(lambda t: 0.1 if t < 3 else float("nan"), 1, 4)
+    Traceback (most recent call last):
+    ...
+    ValueError: learning_rate gave the step size nan for update 3: a step size must be finite. ...
     """
     t = np.arange(t_first, t_first + count, dtype=np.int64)
     if isinstance(schedule, Schedule):
         steps = np.asarray(schedule(t), dtype=dtype)
     else:
-        steps = np.fromiter((float(schedule(int(i))) for i in t), dtype=dtype, count=count)
+        steps = np.fromiter((float(schedule(int(i))) for i in t), dtype=np.float64, count=count)
+        with np.errstate(over="ignore"):  # a step past float32's range is reported below
+            steps = steps.astype(dtype, copy=False)
     if steps.shape != (count,):
         steps = np.broadcast_to(steps, (count,)).astype(dtype)
+    # min() propagates NaN, so one comparison per bound covers NaN, inf and negatives
+    if count and not (steps.min() >= 0 and steps.max() < np.inf):
+        raise _bad_step_error(schedule, steps, t_first)
     return steps
+
+
+def _bad_step_error(schedule, steps, t_first: int) -> ValueError:
+    """Name the first update whose step is not finite or is negative."""
+    first = int(np.flatnonzero(~(np.isfinite(steps) & (steps >= 0)))[0])
+    value = steps[first]
+    problem = "must not be negative" if value < 0 else "must be finite"
+    name = getattr(schedule, "__qualname__", None) or repr(schedule)
+    return ValueError(
+        f"learning_rate gave the step size {float(value)!r} for update {t_first + first}: a step "
+        f"size {problem}. The schedule is {name}; fix it, or use learning_rate='auto'."
+    )

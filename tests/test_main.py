@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
+import gdreg
 from gdreg import GradientDescentRegressor, normal_equation
 from gdreg import optimizers as gdreg_optimizers
 from gdreg.__main__ import (
@@ -220,13 +221,96 @@ def test_csv_errors_are_clear(tmp_path, capsys, content, target, message):
     assert message in capsys.readouterr().err
 
 
-def test_csv_requires_target(tmp_path):
-    path = tmp_path / "x.csv"
-    path.write_text("a,b\n1,2\n")
-    with pytest.raises(SystemExit):
-        main([str(path)])
+#: User errors of the command line: ``(id, file content or None, extra arguments, message)``.
+#: Each gives one ``error: ...`` line on stderr, nothing on stdout and exit status 2.
+USER_ERRORS = [
+    ("nan_cell", "a,y\n1,2\nnan,3\n3,4\n", [], "Line 3, column 'a' of DATA is NaN ('nan')"),
+    ("nan_target", "a,y\n1,2\n2,NaN\n3,4\n", [], "Line 3, column 'y' of DATA is NaN"),
+    ("inf_cell", "a,y\n1,2\n-inf,3\n3,4\n", [], "is infinite ('-inf')"),
+    ("overflow_cell_1e400", "a,y\n1,2\n1e400,3\n3,4\n", [], "'1e400' overflows float64"),
+    ("empty_cell", "a,y\n1,2\n,3\n3,4\n", [], "Line 3, column 'a' of DATA is empty"),
+    ("only_target_column", "y\n1\n2\n3\n", [], "only the target column"),
+    ("one_row", "a,y\n1,2\n", [], "has 1 data row: at least 2 are needed"),
+    ("huge_X_1e200", "a,y\n1e200,1\n2e200,2\n4e200,3\n", [], "feature columns: X has values"),
+    ("tiny_X_1e-200", "a,y\n1e-200,1\n2e-200,2\n4e-200,3\n", [], "squares underflow"),
+    ("huge_y_1e200", "a,y\n1,1e200\n2,2e200\n4,3e200\n", [], "target column: y has values"),
+    ("duplicate_target", "a,y,y\n1,2,3\n2,3,4\n", [], "Column 'y' appears 2 times"),
+    ("not_utf8", b"a,y\n1,2\n\xff,3\n", [], "is not UTF-8 text"),
+    ("field_too_long", 'a,y\n1,"' + "9" * 200_000 + '"\n', [], "is not valid CSV"),
+    ("missing_file", None, [], "cannot read DATA: No such file or directory"),
+    ("max_iter_0", "a,y\n1,2\n2,3\n", ["--max-iter", "0"], "--max-iter must be at least 1"),
+    ("max_iter_not_int", "a,y\n1,2\n2,3\n", ["--max-iter", "x"], "invalid int value: 'x'"),
+    ("random_state_-1", "a,y\n1,2\n2,3\n", ["--random-state", "-1"], "--random-state must"),
+    ("csv_without_target", "a,y\n1,2\n2,3\n", None, "--target COL is required"),
+    ("unknown_option", "a,y\n1,2\n2,3\n", ["--bogus"], "unrecognized arguments: --bogus"),
+]
 
 
-def test_max_iter_must_be_positive():
-    with pytest.raises(SystemExit):
-        main(["--max-iter", "0"])
+@pytest.mark.parametrize(
+    "content, extra, message",
+    [case[1:] for case in USER_ERRORS],
+    ids=[case[0] for case in USER_ERRORS],
+)
+def test_user_errors_are_one_line_and_exit_2(tmp_path, capsys, content, extra, message):
+    path = tmp_path / "data.csv"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        path.write_text(content)
+    argv = [str(path)] + (["--target", "y", *extra] if extra is not None else [])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no UndefinedMetricWarning, no RuntimeWarning
+        assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == ""  # refused before the table starts
+    assert err.count("\n") == 1 and err.startswith("error: "), err
+    assert message.replace("DATA", str(path)) in err, err
+
+
+def test_target_without_csv_is_a_user_error(capsys):
+    assert main(["--target", "y"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert err.startswith("error: --target needs a CSV file")
+
+
+@pytest.mark.parametrize("args", [["--max-iter", "0"], ["DATA", "--target", "y"]])
+def test_user_errors_print_no_traceback_from_the_command_line(tmp_path, args):
+    """The real ``python -m gdreg``: one line on stderr and exit status 2, no traceback."""
+    path = tmp_path / "nan.csv"
+    path.write_text("a,y\n1,2\nnan,3\n3,4\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "gdreg", *(str(path) if a == "DATA" else a for a in args)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
+    assert "Traceback" not in result.stderr
+
+
+def test_utf8_byte_order_mark_is_dropped_from_the_header(tmp_path, capsys):
+    path = tmp_path / "excel.csv"
+    path.write_bytes("x,y\n1,2\n2,4.5\n4,8\n".encode("utf-8-sig"))
+    X, y, names = read_csv(str(path), "x")  # the first column, right after the mark
+    assert names == ["y"]
+    np.testing.assert_array_equal(y, [1.0, 2.0, 4.0])
+    np.testing.assert_array_equal(X[:, 0], [2.0, 4.5, 8.0])
+    assert main([str(path), "--target", "x", "--max-iter", "5"]) == 0
+    assert f"{path}: 3 samples, 1 features" in capsys.readouterr().out
+
+
+def test_blank_lines_keep_the_line_numbers_of_the_file(tmp_path):
+    path = tmp_path / "gaps.csv"
+    path.write_text("a,y\n\n1,2\n\n2,x\n")
+    with pytest.raises(ValueError, match="Line 5, column 'y'"):
+        read_csv(str(path), "y")
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == f"gdreg {gdreg.__version__}\n"

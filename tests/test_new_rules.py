@@ -139,3 +139,35 @@ def test_duplicated_columns_reach_the_minimum_norm_solution():
     minimum_norm = np.linalg.lstsq(X - X.mean(0), y - y.mean(), rcond=None)[0]
     assert est.converged_
     np.testing.assert_allclose(est.coef_ * X.std(0), minimum_norm * X.std(0), atol=1e-5)
+
+
+def test_duplicated_column_in_large_units_gives_equal_halves():
+    """The null direction is found in standardised units without amplifying round-off."""
+    rng = np.random.default_rng(0)
+    x, z = rng.normal(size=200), rng.normal(size=200)
+    X = np.c_[1e6 * x, 1e6 * x, z]
+    y = 3 * x + 2 * z + 0.1 * rng.normal(size=200)
+    est = GradientDescentRegressor().fit(X, y)
+    assert est.converged_
+    assert est.coef_[0] == pytest.approx(est.coef_[1], rel=1e-12)
+    single = np.linalg.lstsq(
+        np.c_[X[:, 0], z] - np.c_[X[:, 0], z].mean(0), y - y.mean(), rcond=None
+    )[0]
+    np.testing.assert_allclose(est.coef_, [single[0] / 2, single[0] / 2, single[1]], rtol=1e-6)
+
+
+def test_large_float32_data_do_not_claim_what_float32_cannot_certify():
+    rng = np.random.default_rng(0)
+    n = 60_000  # 300,000 entries: above the size fitted in float64
+    latent = rng.normal(size=(n, 1))
+    X = (latent + 1e-2 * rng.normal(size=(n, 5))) * 10.0 ** np.arange(5)
+    y = X @ (1 / 10.0 ** np.arange(5)) + rng.normal(size=n)
+    X32, y32 = X.astype(np.float32), y.astype(np.float32)
+    with pytest.warns(ConvergenceWarning, match="float32 gradients can certify"):
+        est = GradientDescentRegressor().fit(X32, y32)
+    assert not est.converged_ and est.n_iter_ < 10_000  # stopped at the floor
+    assert est.change_curve_[-1] > est.tol
+    exact = np.linalg.lstsq(X - X.mean(0), y - y.mean(), rcond=None)[0]
+    error = np.max(np.abs(est.coef_ - exact) * X.std(0)) / y.std()
+    assert error <= est.change_curve_[-1]
+    assert GradientDescentRegressor().fit(X, y).converged_  # float64: tol is reached

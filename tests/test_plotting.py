@@ -209,6 +209,31 @@ def test_cost_surface_errors():
         CostSurfaceDisplay.from_estimator(reg, LINE_X, LINE_Y[:2])
 
 
+@pytest.mark.parametrize("grid_resolution", [0, 1, -5, 2.5, True, "10", None])
+def test_cost_surface_grid_resolution_must_be_an_integer_of_at_least_2(grid_resolution):
+    reg = GradientDescentRegressor(record_path=True).fit(LINE_X, LINE_Y)
+    with pytest.raises(ValueError, match=r"grid_resolution must be an integer >= 2"):
+        CostSurfaceDisplay.from_estimator(reg, LINE_X, LINE_Y, grid_resolution=grid_resolution)
+
+
+@pytest.mark.parametrize("params", [(0,), (0, "intercept")])
+def test_cost_surface_smallest_grid_draws(params):
+    reg = GradientDescentRegressor(record_path=True).fit(LINE_X, LINE_Y)
+    disp = CostSurfaceDisplay.from_estimator(
+        reg, LINE_X, LINE_Y, params=params, grid_resolution=np.int64(2)
+    )
+    assert all(len(g) == 2 for g in disp.grid)
+
+
+@pytest.mark.parametrize("margin", [-0.1, np.nan, np.inf, "0.25"])
+def test_cost_surface_margin_must_be_finite_and_not_negative(margin):
+    reg = GradientDescentRegressor(record_path=True).fit(LINE_X, LINE_Y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # refused before any NumPy RuntimeWarning
+        with pytest.raises(ValueError, match=r"margin must be a finite number >= 0"):
+            CostSurfaceDisplay.from_estimator(reg, LINE_X, LINE_Y, margin=margin)
+
+
 # -- LearningRateDisplay ------------------------------------------------------------
 def test_learning_rate_display_four_regimes(two_features):
     X, y = two_features
@@ -268,6 +293,28 @@ def test_learning_rate_display_errors(two_features):
     _, ax = plt.subplots()
     with pytest.raises(ValueError, match="Need 2 axes"):
         LearningRateDisplay.from_data(X, y, learning_rates=[0.1, 0.2], axes=[ax])
+
+
+@pytest.mark.parametrize("kind", ["loss", "path"])
+def test_learning_rate_display_refuses_several_targets_and_says_what_is_supported(
+    two_features, kind
+):
+    X, y = two_features
+    Y = np.column_stack([y, -y])
+    with pytest.raises(ValueError, match=r"supports a single target.*got shape \(80, 2\)"):
+        LearningRateDisplay.from_data(X, Y, kind=kind, max_iter=5)
+    with pytest.raises(ValueError, match=r"y\[:, 0\]"):
+        LearningRateDisplay.from_data(X, Y[:, :, None], max_iter=5)
+
+
+@pytest.mark.parametrize("kind", ["loss", "path"])
+def test_learning_rate_display_takes_one_column_as_the_target(two_features, kind):
+    X, y = two_features
+    column = LearningRateDisplay.from_data(X, y[:, None], kind=kind, max_iter=5)
+    flat = LearningRateDisplay.from_data(X, y, kind=kind, max_iter=5)
+    assert column.regimes == flat.regimes
+    for a, b in zip(column.estimators, flat.estimators, strict=True):
+        np.testing.assert_array_equal(a.loss_curve_, b.loss_curve_)
 
 
 # -- matplotlib is optional ---------------------------------------------------------

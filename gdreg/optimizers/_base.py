@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import HasMethods
 
 __all__ = ["SAMPLINGS", "Optimizer"]
 
@@ -144,8 +145,42 @@ class _DuckOptimizer(Optimizer):
         return object.__getattribute__(self, name)
 
 
+class OptimizerInstance(HasMethods):
+    """The ``optimizer`` constraint: an object with ``init`` and ``update``, not a class.
+
+    A class such as ``Adam`` has both methods too (unbound), so ``HasMethods``
+    alone lets it through and the fit fails later on a missing argument.
+    """
+
+    def __init__(self):
+        super().__init__(["init", "update"])
+
+    def is_satisfied_by(self, val):
+        return not isinstance(val, type) and super().is_satisfied_by(val)
+
+    def __str__(self):
+        return (
+            "an optimizer object implementing 'init' and 'update' (an instance such as "
+            "Adam(), not the class Adam)"
+        )
+
+
 def as_optimizer(obj) -> Optimizer:
-    """Return ``obj`` with every protocol hook available, checking its sampling."""
+    """Return ``obj`` with every protocol hook available, checking its sampling.
+
+    Examples
+    --------
+    >>> from gdreg.optimizers import Adam
+    >>> as_optimizer(Adam)
+    Traceback (most recent call last):
+    ...
+    TypeError: optimizer=Adam is a class, not an optimizer: pass an instance, Adam().
+    """
+    if isinstance(obj, type):
+        raise TypeError(
+            f"optimizer={obj.__name__} is a class, not an optimizer: "
+            f"pass an instance, {obj.__name__}()."
+        )
     opt = obj if isinstance(obj, Optimizer) else _DuckOptimizer(obj)
     if opt.sampling not in SAMPLINGS:
         raise ValueError(

@@ -1,0 +1,318 @@
+"""gdreg without numba's JIT, and where the compiled kernels are (not) cached.
+
+* ``NUMBA_DISABLE_JIT=1`` (how users debug a kernel) runs every kernel as
+  plain Python: every mode must fit, and give what the NumPy path gives.
+* The kernels are cached in the user's cache directory (or
+  ``NUMBA_CACHE_DIR``), never inside the installed package; where nothing is
+  writable, ``import gdreg`` and ``fit`` still work, compiling in memory.
+
+The end-to-end checks run in fresh processes: numba reads its environment,
+and gdreg chooses its cache directory, once per process.
+"""
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numba
+import numpy as np
+import pytest
+
+import gdreg
+from gdreg import _kernels
+
+PACKAGE = Path(gdreg.__file__).parent
+
+#: Every compiled kernel of ``gdreg._kernels``.
+KERNELS = [
+    "_sgd_dense",
+    "_minibatch_dense",
+    "_plain_epoch_dense",
+    "_plain_epoch_csr",
+    "_svrg_epoch_dense",
+    "_svrg_dense_1d",
+    "_svrg_epoch_csr",
+    "_gram_descent",
+    "_shuffle",
+    "_row_pass",
+]
+
+
+def _run(script, env, cwd, timeout=300, **names):
+    """Run ``script`` in a fresh interpreter; return the JSON its last line prints.
+
+    ``names`` are defined (by their ``repr``) before the script runs.
+    """
+    prelude = "".join(f"{name} = {value!r}\n" for name, value in names.items())
+    done = subprocess.run(
+        [sys.executable, "-c", prelude + textwrap.dedent(script)],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _clean_env(**changes):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_", "PYTHON"))}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"  # only numba may write: see what it writes
+    env.update(changes)
+    return env
+
+
+def _copy_package(site: Path) -> Path:
+    """A copy of the installed package under ``site`` (no compiled files)."""
+    copy = site / "gdreg"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__", "*.nb[ic]"))
+    return copy
+
+
+def _files(root: Path) -> set:
+    return {p.relative_to(root) for p in root.rglob("*")}
+
+
+# -- NUMBA_DISABLE_JIT=1 ---------------------------------------------------------------
+JIT_DISABLED_SCRIPT = """
+    import collections, itertools, json, warnings
+    import numba, numpy as np, scipy.sparse as sp
+    from sklearn.exceptions import ConvergenceWarning
+    from gdreg import GradientDescentRegressor, _estimator, _kernels
+
+    assert numba.config.DISABLE_JIT
+    calls = collections.Counter()
+
+    def counting(name, kernel):
+        assert not isinstance(kernel, numba.core.dispatcher.Dispatcher), name
+        def run(*args):
+            calls[name] += 1
+            return kernel(*args)
+        return run
+
+    for name in KERNELS:
+        setattr(_kernels, name, counting(name, getattr(_kernels, name)))
+
+    warnings.simplefilter("error")  # also no overflow warnings from the Python kernels
+    warnings.simplefilter("ignore", ConvergenceWarning)  # 4 epochs
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 3)) + 2.0
+    X[rng.random(X.shape) < 0.3] = 0.0
+    Y = X @ rng.standard_normal((3, 2)) + 0.5 + 0.1 * rng.standard_normal((40, 2))
+
+    def fit(optimizer, learning_rate, sparse, k):
+        model = GradientDescentRegressor(
+            optimizer=optimizer, learning_rate=learning_rate, eta0=0.01,
+            batch_size=8, max_iter=4, random_state=0,
+        )
+        model.fit(sp.csr_matrix(X) if sparse else X, Y[:, 0] if k == 1 else Y)
+        return model.coef_, model.intercept_
+
+    worst, fits = 0.0, 0
+    for thresholds in ("default", "zero"):
+        if thresholds == "zero":  # every compiled helper, whatever the size of X
+            _kernels.COMPILED_MIN_SIZE = _kernels.ONE_PASS_MIN_SIZE = 0
+            _kernels.SHUFFLE_MIN_SAMPLES = 0
+            _estimator.GRAM_MIN_SIZE = 0
+        for case in itertools.product(
+            ["batch", "stochastic", "minibatch"], ["auto", "constant"], [False, True], [1, 2]
+        ):
+            coef, intercept = fit(*case)  # the kernels, run as Python
+            _kernels.ENABLED = False
+            try:
+                ref_coef, ref_intercept = fit(*case)  # the NumPy path
+            finally:
+                _kernels.ENABLED = True
+            scale = 1.0 + np.abs(ref_coef).max()
+            worst = max(worst, np.abs(coef - ref_coef).max() / scale,
+                        np.abs(intercept - ref_intercept).max() / scale)
+            fits += 1
+    print(json.dumps({"calls": dict(calls), "worst": worst, "fits": fits}))
+"""
+
+
+def test_every_mode_fits_with_the_jit_disabled(tmp_path):
+    """Every optimizer, schedule, X format and target count fits with NUMBA_DISABLE_JIT=1.
+
+    Before the fix, stochastic and mini-batch fits of dense single-target
+    data raised ``NotImplementedError: <intrinsic _prefetch> is not usable in
+    pure-python``. Each fit runs once with the default size thresholds (what a
+    user gets) and once with every threshold at zero, so that every kernel
+    runs as Python; each agrees with the NumPy path to round-off.
+    """
+    env = _clean_env(NUMBA_DISABLE_JIT="1", PYTHONPATH=str(PACKAGE.parent))  # this gdreg
+    out = _run(JIT_DISABLED_SCRIPT, env, cwd=tmp_path, KERNELS=KERNELS)
+    assert out["fits"] == 2 * 3 * 2 * 2 * 2
+    assert sorted(out["calls"]) == sorted(KERNELS), out["calls"]
+    assert out["worst"] < 1e-10
+
+
+def test_prefetch_is_a_no_op_in_python():
+    # what the kernels call when they run as Python; compiled, the LLVM hint
+    assert _kernels._no_prefetch(np.zeros(3), 1) is None
+    assert _kernels._prefetch is _kernels._prefetch_line  # this process compiles
+
+
+# -- where the cache goes ---------------------------------------------------------------
+FIT_SCRIPT = """
+    import json
+    import numpy as np
+    import gdreg
+    from gdreg import GradientDescentRegressor, _kernels
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 4))
+    y = X @ np.array([1.0, 2.0, 3.0, 4.0]) + 7.0
+    scores = []
+    for optimizer, learning_rate in MODES:
+        model = GradientDescentRegressor(
+            optimizer=optimizer, learning_rate=learning_rate, eta0=0.01, random_state=0
+        )
+        scores.append(model.fit(X, y).score(X, y))
+    stats = _kernels._sgd_dense.stats
+    print(json.dumps({
+        "package": gdreg.__file__,
+        "cache_dir": _kernels.CACHE_DIR,
+        "cache_path": stats.cache_path,
+        "hits": sum(stats.cache_hits.values()),
+        "misses": sum(stats.cache_misses.values()),
+        "compiled": len(_kernels._sgd_dense.signatures),
+        "scores": scores,
+    }))
+"""
+
+
+def _make_read_only(*roots):
+    for root in roots:
+        for path in [root, *root.rglob("*")]:
+            if path.is_dir():
+                path.chmod(stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP)
+
+
+def _make_writable(*roots):
+    for root in roots:
+        for path in [root, *root.rglob("*")]:
+            if path.is_dir():
+                path.chmod(stat.S_IRWXU)
+
+
+def test_read_only_install_imports_and_fits(tmp_path):
+    """A read-only install with no writable home or cache directory imports and fits.
+
+    Before the fix, ``import gdreg`` raised ``RuntimeError: cannot cache
+    function '_sgd_dense': no locator available``. Every place a cache could
+    go is made unwritable in a way that holds even for root: the package
+    copy's ``__pycache__`` and the home's ``.cache`` (and macOS's
+    ``Library``) are regular files, and every directory is read-only.
+    """
+    site, home = tmp_path / "site", tmp_path / "home"
+    package = _copy_package(site)
+    (package / "__pycache__").write_text("not a directory")
+    home.mkdir()
+    for name in (".cache", "Library"):
+        (home / name).write_text("not a directory")
+    env = _clean_env(
+        PYTHONPATH=str(site),
+        HOME=str(home),
+        USERPROFILE=str(home),
+        XDG_CACHE_HOME=str(home / ".cache"),
+        LOCALAPPDATA=str(home / ".cache"),
+    )
+    before = _files(tmp_path)
+    _make_read_only(site, home)
+    try:
+        out = _run(
+            FIT_SCRIPT, env, cwd=home, MODES=[("stochastic", "constant"), ("minibatch", "auto")]
+        )
+    finally:
+        _make_writable(site, home)
+    assert Path(out["package"]).parent == package  # the read-only copy was imported
+    assert out["cache_dir"] is None and out["cache_path"] is None
+    assert out["compiled"] == 1  # the kernel compiled, in memory
+    assert min(out["scores"]) > 0.999
+    assert _files(tmp_path) == before  # nothing written anywhere
+
+
+def test_cache_goes_to_the_user_cache_dir_not_the_package(tmp_path):
+    """The kernels are cached under the user's cache directory and reused from there.
+
+    The package copy is writable, as in a user's virtual environment: still
+    nothing is written inside it (``pip uninstall`` leaves nothing behind),
+    and a second process loads the kernel from the cache.
+    """
+    site, home = tmp_path / "site", tmp_path / "home"
+    package = _copy_package(site)
+    home.mkdir()
+    env = _clean_env(
+        PYTHONPATH=str(site),
+        HOME=str(home),
+        USERPROFILE=str(home),
+        XDG_CACHE_HOME=str(tmp_path / "xdg"),
+        LOCALAPPDATA=str(tmp_path / "local"),
+    )
+    expected = (
+        {
+            "win32": tmp_path / "local",
+            "darwin": home / "Library" / "Caches",
+        }.get(sys.platform, tmp_path / "xdg")
+        / "gdreg"
+        / "numba"
+    )
+    modes = [("stochastic", "constant")]  # one kernel to compile
+    first = _run(FIT_SCRIPT, env, cwd=home, MODES=modes)
+    second = _run(FIT_SCRIPT, env, cwd=home, MODES=modes)
+    assert Path(first["package"]).parent == package
+    assert Path(first["cache_dir"]) == expected
+    assert Path(first["cache_path"]).parent == expected
+    assert first["misses"] >= 1 and first["hits"] == 0
+    assert second["hits"] >= 1 and second["misses"] == 0  # loaded, not compiled again
+    assert any(expected.rglob("_kernels._sgd_dense-*.nbi"))
+    assert not (package / "__pycache__").exists()
+    assert min(first["scores"]) > 0.999
+
+
+def test_numba_cache_dir_is_honoured(tmp_path, monkeypatch):
+    where = tmp_path / "numba-cache"
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(where))
+    assert _kernels._cache_dir() == str(where)
+    # an unwritable NUMBA_CACHE_DIR means no cache, never a fallback into the package
+    (tmp_path / "file").write_text("")
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path / "file" / "cache"))
+    assert _kernels._cache_dir() is None
+
+
+@pytest.mark.skipif(sys.platform in ("win32", "darwin"), reason="XDG layout")
+def test_user_cache_dir_follows_xdg(tmp_path, monkeypatch):
+    monkeypatch.setattr(numba.config, "CACHE_DIR", "")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert _kernels._cache_dir() == str(tmp_path / "xdg" / "gdreg" / "numba")
+    # a relative XDG_CACHE_HOME is ignored, as the XDG specification says
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert _kernels._cache_dir() == str(tmp_path / "home" / ".cache" / "gdreg" / "numba")
+    # no home directory at all: no cache (never the current directory)
+    monkeypatch.setattr(os.path, "expanduser", lambda path: path)
+    assert _kernels._user_cache_dir() is None
+    assert _kernels._cache_dir() is None
+
+
+def test_jit_without_cache_dir_compiles_in_memory(monkeypatch):
+    monkeypatch.setattr(_kernels, "CACHE_DIR", None)
+
+    @_kernels._jit(nogil=True)
+    def twice(x):
+        return 2 * x
+
+    assert twice(3) == 6
+    assert twice.stats.cache_path is None
+
+
+def test_import_leaves_numba_config_alone():
+    # the cache directory is set for gdreg's kernels only, not for every numba user
+    assert numba.config.CACHE_DIR == os.environ.get("NUMBA_CACHE_DIR", "")
