@@ -77,7 +77,7 @@ def main(argv=None) -> dict:
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address=":0",
             memory_limit=args.memory_limit,
         ) as cluster,
         Client(cluster) as client,

@@ -50,6 +50,7 @@ ax_fit.legend()
 ax_fit.set_title("The fitted line")
 CostSurfaceDisplay.from_estimator(reg, X, y, ax=ax_surface)
 ax_surface.set_title("Cost surface J(slope, intercept)")
+plt.show()
 
 # %%
 # The automatic step is as large as is safe. A smaller constant step shows the
@@ -63,3 +64,4 @@ slow = GradientDescentRegressor(learning_rate="constant", eta0=0.05, tol=1e-10, 
 slow.fit(X, y)
 disp = ConvergenceDisplay.from_estimator(slow, name="constant step 0.05", show_change=True)
 disp.figure_.suptitle(f"Converged in {slow.n_iter_} epochs to slope {slow.coef_[0]:.6f}")
+plt.show()

@@ -82,6 +82,7 @@ for name, model in models.items():
 # so it carries the noise of the iterates within the epoch.
 disp = ConvergenceDisplay.from_estimators(models, log_scale=True)
 disp.ax_.set_title("Objective per epoch")
+plt.show()
 
 # %%
 # The distance to the closed-form solution tells the story more directly. On

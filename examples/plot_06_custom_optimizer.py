@@ -32,6 +32,7 @@ the clip was active.
 # %%
 from typing import NamedTuple
 
+import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
@@ -125,3 +126,4 @@ fits["plain gradient descent"] = GradientDescentRegressor(
 ).fit(X, y)
 disp = ConvergenceDisplay.from_estimators(fits, log_scale=True)
 disp.ax_.set_title("Loss per epoch")
+plt.show()

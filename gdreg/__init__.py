@@ -3,11 +3,13 @@
 from gdreg._estimator import GradientDescentRegressor
 from gdreg._reference import normal_equation
 from gdreg._stats import SufficientStatistics, fit_from_statistics
+from gdreg._warnings import InconsistentVersionWarning
 
 __version__ = "0.1.0"
 
 __all__ = [
     "GradientDescentRegressor",
+    "InconsistentVersionWarning",
     "SufficientStatistics",
     "__version__",
     "fit_from_statistics",

@@ -14,7 +14,10 @@ statistics of :mod:`gdreg._stats` (O(d^2) numbers). So the fit is
    (``split_every`` at a time, Chan's centred update, so the result does not
    depend on the tree) and only the final d x d statistics reach the client;
 2. the usual loop on the client, on :class:`GramLeastSquares`, at O(d^2) per
-   iteration. The result equals the in-memory fit up to round-off.
+   iteration, after ``fit``'s magnitude checks on the largest entries of all
+   the blocks (kept in the statistics). The result equals the in-memory fit
+   up to round-off, and bad input gets fit's messages (the exceptions are in
+   the "Entry points" table of ``docs/bad_input.rst``).
 
 The stochastic and mini-batch optimizers need the rows themselves at every
 update, and so do not reduce to statistics. For them gdreg does not ship its
@@ -112,13 +115,26 @@ def _as_dask_matrix(X):
         X = X.to_dask_array(lengths=True)
     if not isinstance(X, da.Array):
         X = da.asarray(X)
-    if X.ndim != 2:
-        raise ValueError(f"Expected a 2-D dask array X, got {X.ndim} dimensions.")
+    _check_dimensions(X.ndim)
     if any(np.isnan(c) for c in X.chunks[0]):
         X = X.compute_chunk_sizes()
     if len(X.chunks[1]) > 1:
         X = X.rechunk({1: -1})
     return X, names
+
+
+def _check_dimensions(ndim: int) -> None:
+    """``fit``'s (scikit-learn's) messages for an ``X`` that is not 2-D, without its data."""
+    if ndim == 1:
+        raise ValueError(
+            "Expected 2D array, got 1D array instead. Reshape your data either using "
+            "array.reshape(-1, 1) if your data has a single feature or array.reshape(1, -1) "
+            "if it contains a single sample."
+        )
+    if ndim != 2:
+        raise ValueError(
+            f"Found array with dim {ndim}, while dim <= 2 is required by GradientDescentRegressor."
+        )
 
 
 def _aligned(a, X, name: str):
@@ -127,16 +143,22 @@ def _aligned(a, X, name: str):
         a = a.to_dask_array(lengths=True)
     if not isinstance(a, da.Array):
         a = np.asarray(a)
-        a = da.from_array(a, chunks=(X.chunks[0], *((s,) for s in a.shape[1:])))
-    if any(np.isnan(c) for c in a.chunks[0]):
+    elif any(np.isnan(c) for c in a.chunks[0]):
         a = a.compute_chunk_sizes()
-    if a.ndim not in (1, 2):
-        raise ValueError(f"{name} must be 1-D or 2-D, got {a.ndim} dimensions.")
+    # fit's (scikit-learn's) messages
+    if a.ndim == 0:
+        raise ValueError(f"{name} must hold one value per sample, got the scalar {a}.")
+    if name == "sample_weight" and (a.ndim != 1 or a.shape[0] != X.shape[0]):
+        raise ValueError(f"sample_weight.shape == {a.shape}, expected {(X.shape[0],)}!")
+    if a.ndim > 2:
+        raise ValueError(f"Found array with dim {a.ndim}, while dim <= 2 is required.")
     if a.shape[0] != X.shape[0]:
         raise ValueError(
-            f"Found input variables with inconsistent numbers of samples: "
-            f"X has {X.shape[0]}, {name} has {a.shape[0]}."
+            "Found input variables with inconsistent numbers of samples: "
+            f"[{X.shape[0]}, {a.shape[0]}]"
         )
+    if not isinstance(a, da.Array):
+        return da.from_array(a, chunks=(X.chunks[0], *((s,) for s in a.shape[1:])))
     if a.chunks[0] != X.chunks[0] or (a.ndim == 2 and len(a.chunks[1]) > 1):
         a = a.rechunk((X.chunks[0],) + ((-1,) if a.ndim == 2 else ()))
     return a

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from numbers import Integral, Real
+from typing import TypeAlias
 
 import numpy as np
-from sklearn import exceptions as sklearn_exceptions
+import scipy.sparse as sp
+from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -20,6 +23,7 @@ from sklearn.utils.validation import (
 
 from gdreg import _accuracy, _callbacks, _loop, _partial
 from gdreg._objective import GRAM_MAX_FEATURES, GramLeastSquares, LeastSquares
+from gdreg._repr import doc_link_template
 from gdreg._validation import (
     check_magnitude,
     column_ranges_shared,
@@ -32,11 +36,22 @@ from gdreg._validation import (
     summary_will_run,
     weighted_column_means,
 )
-from gdreg._warnings import warn_at_caller
-from gdreg.optimizers import SAMPLINGS, SVRG, AcceleratedGradient, GradientDescent, as_optimizer
+from gdreg._warnings import InconsistentVersionWarning, warn_at_caller
+from gdreg.optimizers import (
+    SAMPLINGS,
+    SVRG,
+    AcceleratedGradient,
+    GradientDescent,
+    Optimizer,
+    as_optimizer,
+)
 from gdreg.optimizers._base import OptimizerInstance
 
 __all__ = ["GradientDescentRegressor"]
+
+#: What ``X`` may be: anything ``np.asarray`` takes (lists, arrays, DataFrames, dask
+#: arrays) or a SciPy sparse matrix or array.
+MatrixLike: TypeAlias = ArrayLike | sp.spmatrix | sp.sparray
 
 #: The full-batch optimizer runs on X^T X when there are this many samples per feature.
 GRAM_MIN_SAMPLES_PER_FEATURE = 10
@@ -47,33 +62,6 @@ SMALL_REDUCED_PRECISION = GRAM_MIN_SIZE
 #: Epochs that ``max_iter=None`` allows: full-batch epochs are cheap (O(d^2) on the
 #: sufficient statistics) and ill-conditioned problems need thousands of them.
 DEFAULT_MAX_ITER = {"batch": 10_000, "stochastic": 1_000, "minibatch": 1_000}
-
-
-class InconsistentVersionWarning(sklearn_exceptions.InconsistentVersionWarning):
-    """A saved estimator is loaded with a gdreg version other than the one that saved it.
-
-    A subclass of scikit-learn's warning for its own estimators, so one filter
-    (``warnings.simplefilter("error", sklearn.exceptions.InconsistentVersionWarning)``)
-    covers both libraries. ``original_version`` is None for a file saved
-    before gdreg recorded its version.
-    """
-
-    def __init__(self, *, estimator_name, current_version, original_version):
-        self.estimator_name = estimator_name
-        self.current_version = current_version
-        self.original_version = original_version
-
-    def __str__(self):
-        if self.original_version is None:
-            saved = "by a gdreg version that did not record itself in saved models"
-        else:
-            saved = f"with gdreg {self.original_version}"
-        return (
-            f"{self.estimator_name} was saved {saved} and is loaded with gdreg "
-            f"{self.current_version}: its fitted attributes may not mean the same, so it "
-            "may predict differently or fail. Refit it, or load it with the version that "
-            "saved it."
-        )
 
 
 def _running_version() -> str:
@@ -232,6 +220,10 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
     array([65.])
     """
 
+    # The "?" of the HTML repr links to this class's API page (gdreg._repr explains where).
+    _doc_link_module = "gdreg"
+    _doc_link_template = property(doc_link_template)
+
     _parameter_constraints: dict = {
         "optimizer": [StrOptions(set(SAMPLINGS)), OptimizerInstance()],
         "learning_rate": [StrOptions({"auto", "constant", "invsqrt"}), callable],
@@ -251,19 +243,19 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
     def __init__(
         self,
         *,
-        optimizer="batch",
-        learning_rate="auto",
-        eta0=0.01,
-        batch_size=32,
-        max_iter=None,
-        tol=1e-6,
-        alpha=0.0,
-        fit_intercept=True,
-        shuffle=True,
-        random_state=None,
-        warm_start=False,
-        record_path=False,
-        verbose=0,
+        optimizer: str | Optimizer = "batch",
+        learning_rate: str | Callable[[int], float] = "auto",
+        eta0: float = 0.01,
+        batch_size: int = 32,
+        max_iter: int | None = None,
+        tol: float | None = 1e-6,
+        alpha: float = 0.0,
+        fit_intercept: bool = True,
+        shuffle: bool = True,
+        random_state: int | np.random.RandomState | None = None,
+        warm_start: bool = False,
+        record_path: bool = False,
+        verbose: int = 0,
     ):
         self.optimizer = optimizer
         self.learning_rate = learning_rate
@@ -280,7 +272,9 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         self.verbose = verbose
 
     # -- fitting --------------------------------------------------------------------
-    def fit(self, X, y, sample_weight=None):
+    def fit(
+        self, X: MatrixLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+    ) -> GradientDescentRegressor:
         """Fit the model by gradient descent.
 
         Parameters
@@ -313,7 +307,9 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
             return self._transactional(_dask.fit, self, X, y, sample_weight)
         return self._transactional(self._fit, X, y, sample_weight)
 
-    def partial_fit(self, X, y, sample_weight=None):
+    def partial_fit(
+        self, X: MatrixLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+    ) -> GradientDescentRegressor:
         """Run one epoch of the configured optimizer on one chunk of data.
 
         The first call validates the parameters and the data and starts a
@@ -333,10 +329,10 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
 
         Each call adds 1 to ``n_iter_`` and the number of updates to ``t_``;
         ``loss_curve_`` and ``change_curve_`` gain one entry (the chunk's
-        objective and the stopping quantity of this epoch; ``converged_``
-        reports whether it is below ``tol``, but ``partial_fit`` never stops
-        by itself). The chunk's objective is the weighted *mean* loss over
-        the chunk, so chunks of different sizes take comparable steps.
+        objective, and NaN: a stream computes no error bound, so
+        ``converged_`` stays False and ``partial_fit`` never stops by
+        itself). The chunk's objective is the weighted *mean* loss over the
+        chunk, so chunks of different sizes take comparable steps.
 
         The centring offsets (weighted means of ``X`` and ``y``) are taken
         from the first chunk and stay fixed; the intercept is then learned as
@@ -344,10 +340,52 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         (``learning_rate_``): ``1/L`` of the first chunk's objective for the
         full batch, ``InverseSqrt(1/L(B), t0=T)`` with ``T`` the updates per
         first chunk otherwise, and continues from ``t_`` on later chunks.
-        Chunks much unlike the first one may need an explicit, smaller
-        step. After :meth:`fit`, the first call continues from ``coef_`` and
+
+        The ``"auto"`` step then follows the curvature of later chunks, and
+        only ever goes down (``learning_rate_`` shows the step in use): with
+        one sample per update, every chunk's largest per-sample curvature
+        ``L_max`` is computed (one pass) and the step lowered to the
+        ``"auto"`` step of ``L_max`` (``1/L_max`` for plain gradient descent)
+        when that is smaller. For the full batch and mini-batches the
+        chunk's ``L`` costs several epochs, so it is computed only when a
+        call raised its chunk's objective, as no stable full-batch step does
+        (mini-batches: the epoch's mean batch loss above twice the chunk's
+        starting objective, or the iterates diverged); the step is then
+        lowered to that chunk's own ``"auto"`` step and the chunk is run
+        again with it.
+
+        Any step, ``"auto"`` or not, is checked against the whole stream, not
+        only against the start of its call: a call that raises its chunk's
+        objective to more than 10 times the stream's reference (the smallest
+        chunk objective seen so far, or the chunk's objective at zero,
+        whichever is larger) raises a ``ValueError`` that gives the largest
+        stable step, and the estimator keeps its state from before the call.
+
+        After :meth:`fit`, the first call continues from ``coef_`` and
         ``intercept_`` with a fresh optimizer state, counting on from ``t_``
         and ``n_iter_``.
+
+        Parameters changed with ``set_params`` between calls apply from the
+        next call; the model, ``t_`` and ``n_iter_`` carry on:
+
+        - ``optimizer`` (or one of its parameters, ``optimizer__...``): the
+          new rule starts from the current ``coef_`` and ``intercept_`` with
+          a fresh state, and the schedule is resolved again on that chunk;
+        - ``learning_rate``, ``eta0``: the schedule is resolved again on that
+          chunk (``"auto"`` as on a first chunk) and continues from ``t_``;
+        - ``alpha``, ``batch_size``, ``shuffle``, ``verbose``,
+          ``record_path`` (the path restarts at that call): read by every
+          call; with ``"auto"`` the step goes down if they raise the
+          curvature;
+        - ``random_state``: the shuffling is seeded from it again (an int or
+          None; a ``RandomState`` instance is drawn from when the stream
+          starts);
+        - ``max_iter``, ``tol``, ``warm_start``: not used by ``partial_fit``;
+        - ``fit_intercept``: raises a ``ValueError``, since a stream keeps
+          the form of its model (the learned intercept would be thrown away,
+          or the centring was chosen for a model without one). Set it back,
+          or start a new stream with :meth:`fit` or on
+          ``sklearn.base.clone(estimator)``.
 
         Parameters
         ----------
@@ -366,8 +404,9 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         Raises
         ------
         ValueError
-            On invalid input or when the iterates diverge; a failed call
-            leaves the estimator exactly as it was.
+            On invalid input, when the iterates diverge (in the call or
+            across the stream), or when ``fit_intercept`` was changed during
+            the stream; a failed call leaves the estimator exactly as it was.
 
         Examples
         --------
@@ -636,7 +675,7 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
                 self.__dict__.pop(name, None)
 
     # -- prediction ----------------------------------------------------------------
-    def predict(self, X):
+    def predict(self, X: MatrixLike) -> np.ndarray:
         """Predict with the fitted linear model.
 
         Parameters

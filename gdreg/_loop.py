@@ -257,10 +257,11 @@ def run(
                 params = params + updates
                 value, grad = objective.value_and_gradient(params)
                 output = optimizer.output(params, state)
-                if output is not params and judge is not None:
-                    out_grad = objective.value_and_gradient(output)[1]
-                else:
-                    out_grad = grad
+                reported_value, out_grad = value, grad
+                if output is not params:
+                    # the reported parameters (an average, say) are what the curve and the
+                    # bound describe; the iterate's value still guards against divergence
+                    reported_value, out_grad = objective.value_and_gradient(output)
             else:
                 if optimizer.uses_full_gradient:
                     state = optimizer.anchor(state, params, full_grad)
@@ -274,12 +275,14 @@ def run(
                 else:
                     state, value = done
                 out_grad = None
+                reported_value = value
                 if needs_full:
                     output = optimizer.output(params, state)
                     full_value, out_grad = objective.value_and_gradient(output)
                     if optimizer.uses_full_gradient:
                         # the anchor of the next epoch; its objective is exact
                         value, full_grad = full_value, out_grad
+                        reported_value = value
             t += n_updates
 
             new_coef, new_intercept = report(params, state)
@@ -295,7 +298,7 @@ def run(
             ):
                 raise _divergence_error(epoch, objective, optimizer)
             coef, intercept = new_coef, new_intercept
-            losses.append(value)
+            losses.append(reported_value)
             changes.append(change)
             if record_path:
                 coef_path.append(coef)
@@ -312,7 +315,7 @@ def run(
                     "params": params,
                     "coef": coef,
                     "intercept": intercept,
-                    "loss": value,
+                    "loss": reported_value,
                     "change": change,
                     "t": t,
                 },

@@ -5,12 +5,20 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 from sklearn.utils.validation import _check_sample_weight, check_array, check_consistent_length
 
 __all__ = ["normal_equation"]
 
 
-def normal_equation(X, y, *, fit_intercept: bool = True, alpha: float = 0.0, sample_weight=None):
+def normal_equation(
+    X: ArrayLike | sp.spmatrix | sp.sparray,
+    y: ArrayLike,
+    *,
+    fit_intercept: bool = True,
+    alpha: float = 0.0,
+    sample_weight: ArrayLike | None = None,
+) -> tuple[np.ndarray, float | np.ndarray]:
     r"""Solve the gradient-descent objective in closed form.
 
     Minimises
@@ -46,9 +54,11 @@ def normal_equation(X, y, *, fit_intercept: bool = True, alpha: float = 0.0, sam
     Returns
     -------
     coef : ndarray of shape (n_features,) or (n_targets, n_features)
+        The exact coefficients, shaped as ``LinearRegression.coef_``, in
+        the dtype of ``X`` (float32 or float64).
     intercept : float or ndarray of shape (n_targets,)
-        Shapes as in :class:`sklearn.linear_model.LinearRegression`
-        (the scalar ``0.0`` when ``fit_intercept=False``, whatever the shape of ``y``).
+        The exact intercept, shaped as ``LinearRegression.intercept_`` (the
+        scalar ``0.0`` when ``fit_intercept=False``, whatever the shape of ``y``).
 
     Examples
     --------

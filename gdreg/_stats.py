@@ -30,12 +30,18 @@ tree (Dask reduces block statistics this way, :mod:`gdreg._dask`).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 from sklearn.utils.validation import _get_feature_names, check_array, check_consistent_length
 
 from gdreg._objective import GramLeastSquares, sufficient_statistics
+from gdreg._validation import check_largest_magnitude, column_range, range_magnitude
+
+if TYPE_CHECKING:  # the estimator module imports this one
+    from gdreg._estimator import GradientDescentRegressor
 
 __all__ = ["SufficientStatistics", "fit_from_statistics"]
 
@@ -65,6 +71,10 @@ class SufficientStatistics:
         :math:`M_{xy}`.
     yy : ndarray of shape (n_targets,)
         :math:`m_{yy}`.
+    x_max_abs, y_max_abs : float
+        The largest magnitude of an entry of ``X`` and of ``y`` (rows of zero
+        weight included): the fit from these statistics checks them as
+        :meth:`GradientDescentRegressor.fit` checks ``X`` and ``y``.
     dtype : numpy.dtype
         The dtype of the first chunk; the fit runs in it.
     one_d : bool
@@ -98,6 +108,8 @@ class SufficientStatistics:
         self.xx = None
         self.xy = None
         self.yy = None
+        self.x_max_abs = None
+        self.y_max_abs = None
         self.dtype = None
         self.one_d = None
         self.feature_names = None
@@ -116,6 +128,7 @@ class SufficientStatistics:
         Returns
         -------
         SufficientStatistics
+            The statistics of all the chunks' rows.
         """
         stats = cls()
         for chunk in chunks:
@@ -124,13 +137,20 @@ class SufficientStatistics:
 
     @property
     def n_features(self) -> int | None:
+        """Number of columns of ``X``; ``None`` before the first chunk."""
         return None if self.xx is None else self.xx.shape[0]
 
     @property
     def n_targets(self) -> int | None:
+        """Number of targets (columns of 2-D ``y``, 1 for 1-D); ``None`` before the first chunk."""
         return None if self.xy is None else self.xy.shape[1]
 
-    def update(self, X, y, sample_weight=None) -> SufficientStatistics:
+    def update(
+        self,
+        X: ArrayLike | sp.spmatrix | sp.sparray,
+        y: ArrayLike,
+        sample_weight: ArrayLike | None = None,
+    ) -> SufficientStatistics:
         """Add one chunk of rows (in place).
 
         Parameters
@@ -146,16 +166,28 @@ class SufficientStatistics:
         Returns
         -------
         self : SufficientStatistics
+            These statistics, now including the chunk.
+
+        Raises
+        ------
+        ValueError
+            On the inputs that ``fit`` refuses, with its messages (NaN or
+            infinity, entries whose squares overflow the dtype, negative
+            weights, ...); the statistics are then unchanged.
         """
         names = _get_feature_names(X)
-        X = check_array(X, accept_sparse="csr", dtype=[np.float64, np.float32])
+        X = check_array(X, accept_sparse="csr", dtype=[np.float64, np.float32], input_name="X")
         y = check_array(y, ensure_2d=False, dtype=X.dtype, input_name="y")
         check_consistent_length(X, y)
         if y.ndim > 2:
             raise ValueError(f"y must be 1-D or 2-D, got {y.ndim} dimensions.")
+        Y = y.reshape(-1, 1) if y.ndim == 1 else y
         weights = _chunk_weights(sample_weight, X.shape[0])
-        part = _chunk_statistics(X, y.reshape(-1, 1) if y.ndim == 1 else y, weights)
+        x_range, y_range = column_range(X), column_range(Y)
+        part = _chunk_statistics(X, Y, weights, x_range, y_range)
+        part.x_max_abs, part.y_max_abs = range_magnitude(*x_range), range_magnitude(*y_range)
         part.dtype, part.one_d, part.feature_names = X.dtype, y.ndim == 1, names
+        _check_finite(part)
         merged = self.merge(part)
         self.__dict__.update(merged.__dict__)
         return self
@@ -171,6 +203,7 @@ class SufficientStatistics:
         Returns
         -------
         SufficientStatistics
+            The merged statistics; ``self`` and ``other`` are unchanged.
         """
         if other.xx is None:
             return _copy(self)
@@ -179,23 +212,28 @@ class SufficientStatistics:
         _check_compatible(self, other)
         out = _copy(self)
         out.n_samples = self.n_samples + other.n_samples
-        total = self.weight_sum + other.weight_sum
-        out.weight_sum = total
-        if other.weight_sum == 0.0:
-            return out
-        if self.weight_sum == 0.0:
-            for name in ("x_mean", "y_mean", "xx", "xy", "yy"):
-                setattr(out, name, getattr(other, name).copy())
-            return out
-        share = other.weight_sum / total
-        dx = other.x_mean - self.x_mean
-        dy = other.y_mean - self.y_mean
-        cross = self.weight_sum * share  # S_a S_b / S
-        out.x_mean = self.x_mean + share * dx
-        out.y_mean = self.y_mean + share * dy
-        out.xx = self.xx + other.xx + cross * np.outer(dx, dx)
-        out.xy = self.xy + other.xy + cross * np.outer(dx, dy)
-        out.yy = self.yy + other.yy + cross * dy * dy
+        for name in ("x_max_abs", "y_max_abs"):
+            mine, theirs = getattr(self, name, None), getattr(other, name, None)
+            setattr(out, name, None if mine is None or theirs is None else max(mine, theirs))
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = self.weight_sum + other.weight_sum
+            out.weight_sum = total
+            if other.weight_sum == 0.0:
+                return out
+            if self.weight_sum == 0.0:
+                for name in ("x_mean", "y_mean", "xx", "xy", "yy"):
+                    setattr(out, name, getattr(other, name).copy())
+                return out
+            share = other.weight_sum / total
+            dx = other.x_mean - self.x_mean
+            dy = other.y_mean - self.y_mean
+            cross = self.weight_sum * share  # S_a S_b / S
+            out.x_mean = self.x_mean + share * dx
+            out.y_mean = self.y_mean + share * dy
+            out.xx = self.xx + other.xx + cross * np.outer(dx, dx)
+            out.xy = self.xy + other.xy + cross * np.outer(dx, dy)
+            out.yy = self.yy + other.yy + cross * dy * dy
+        _check_finite(out)
         return out
 
     def to_objective(self, *, alpha: float, fit_intercept: bool) -> GramLeastSquares:
@@ -204,9 +242,29 @@ class SufficientStatistics:
         With ``fit_intercept`` the offsets are the weighted means and the
         statistics are used as they are; without it the uncentred second
         moments are recovered as :math:`M_{xx}/S + \\bar x \\bar x^\\top`.
+
+        Parameters
+        ----------
+        alpha : float
+            L2 penalty, as the estimator's ``alpha``.
+        fit_intercept : bool
+            Whether the model has an intercept (centred statistics) or not.
+
+        Returns
+        -------
+        GramLeastSquares
+            The objective the full-batch loop runs on.
+
+        Raises
+        ------
+        ValueError
+            If no rows were added or all their weights are zero.
         """
-        if self.xx is None or self.weight_sum <= 0.0:
-            raise ValueError("No samples of positive weight were added: the statistics are empty.")
+        if self.xx is None:
+            raise ValueError("No samples were added: the statistics are empty.")
+        if self.weight_sum <= 0.0:
+            # fit's (scikit-learn's) message for all-zero weights
+            raise ValueError("Sample weights must contain at least one non-zero number.")
         total = self.weight_sum
         gram, xty, yty = self.xx / total, self.xy / total, self.yy / total
         x_offset, y_offset = self.x_mean, self.y_mean
@@ -242,6 +300,49 @@ def _copy(stats: SufficientStatistics) -> SufficientStatistics:
     return out
 
 
+def _check_finite(stats: SufficientStatistics) -> None:
+    """Raise when the sums overflowed: they are sums over rows, not means as ``fit`` uses.
+
+    Entries whose squares overflow are not reported here but by the fit
+    (:func:`_check_magnitudes`), with ``fit``'s message and the largest
+    entry of all the chunks, not of the first chunk that has one.
+    """
+    if not np.isfinite(stats.weight_sum):
+        raise _weight_sum_error()
+    parts = (stats.x_mean, stats.y_mean, stats.xx, stats.xy, stats.yy)
+    if all(np.all(np.isfinite(part)) for part in parts) or not _within_limits(stats):
+        return
+    raise ValueError(
+        "The sufficient statistics overflow float64: they hold weighted sums of squares over "
+        f"the rows (weight sum {stats.weight_sum:.3g}, largest |X| {_g(stats.x_max_abs)}, "
+        f"largest |y| {_g(stats.y_max_abs)}), which fit never forms. Rescale X or y, or divide "
+        "the sample weights by one common factor (only their ratios matter)."
+    )
+
+
+def _within_limits(stats: SufficientStatistics) -> bool:
+    """Whether the largest entries pass ``fit``'s overflow test (unknown ones do)."""
+    try:
+        _check_magnitudes(stats, small=False)
+    except ValueError:
+        return False
+    return True
+
+
+def _weight_sum_error() -> ValueError:
+    # fit scales such weights by a power of two; statistics merged from separate
+    # chunks cannot, since each chunk would be scaled by its own power
+    return ValueError(
+        "The sample weights added to these statistics sum past the largest float64 "
+        f"({np.finfo(np.float64).max:.3g}). Only their ratios matter: divide them all by "
+        "one common factor (for example their maximum) before adding them."
+    )
+
+
+def _g(value) -> str:
+    return "unknown" if value is None else f"{value:.3g}"
+
+
 def _check_compatible(a: SufficientStatistics, b: SufficientStatistics) -> None:
     if a.n_features != b.n_features:
         raise ValueError(
@@ -266,36 +367,69 @@ def _chunk_weights(sample_weight, n_samples: int) -> np.ndarray:
     )
     if weights.ndim == 0:
         weights = np.full(n_samples, float(weights))
-    if weights.shape != (n_samples,):
-        raise ValueError(f"sample_weight has shape {weights.shape}, expected ({n_samples},).")
+    if weights.shape != (n_samples,):  # fit's (scikit-learn's) message
+        raise ValueError(f"sample_weight.shape == {weights.shape}, expected {(n_samples,)}!")
     if np.any(weights < 0):
         raise ValueError("sample_weight must be non-negative; got negative values.")
     return weights
 
 
-def _chunk_statistics(X, Y, weights) -> SufficientStatistics:
-    """Statistics of one chunk, centred on its own weighted mean (float64)."""
+def _chunk_statistics(X, Y, weights, x_range, y_range) -> SufficientStatistics:
+    """Statistics of one chunk, centred on its own weighted mean (float64).
+
+    ``x_range`` and ``y_range`` are the column-wise ``(min, max)`` of ``X`` and ``Y``.
+    """
     stats = SufficientStatistics()
     n, d = X.shape
     k = Y.shape[1]
     stats.n_samples = n
-    total = float(weights.sum())
+    with np.errstate(over="ignore"):
+        total = float(weights.sum())
     stats.weight_sum = total
     if total == 0.0:  # contributes rows but no weight: nothing to centre on
         stats.x_mean, stats.y_mean = np.zeros(d), np.zeros(k)
         stats.xx, stats.xy, stats.yy = np.zeros((d, d)), np.zeros((d, k)), np.zeros(k)
         return stats
+    if not np.isfinite(total):
+        raise _weight_sum_error()
     X = X.astype(np.float64, copy=False) if not sp.issparse(X) else X.astype(np.float64)
     Y = Y.astype(np.float64, copy=False)
     c = weights / total
-    stats.x_mean = np.asarray(X.T @ c, dtype=np.float64).ravel()
-    stats.y_mean = c @ Y
-    gram, xty, yty = sufficient_statistics(X, Y, c, stats.x_mean, stats.y_mean)
-    stats.xx, stats.xy, stats.yy = gram * total, xty * total, yty * total
+    # entries too large for their squares make inf or NaN sums here, reported by the fit
+    with np.errstate(over="ignore", invalid="ignore"):
+        stats.x_mean = np.asarray(X.T @ c, dtype=np.float64).ravel()
+        stats.y_mean = c @ Y
+        gram, xty, yty = sufficient_statistics(X, Y, c, stats.x_mean, stats.y_mean)
+        stats.xx, stats.xy, stats.yy = gram * total, xty * total, yty * total
+    _snap_constant_columns(stats, x_range, y_range)
     return stats
 
 
-def fit_from_statistics(estimator, statistics: SufficientStatistics):
+def _snap_constant_columns(stats: SufficientStatistics, x_range, y_range) -> None:
+    """Centre the chunk's constant columns on the constant itself, as ``fit`` does.
+
+    Their weighted mean differs from the constant by round-off, which would
+    leave a spurious spread of order ``eps * |x|`` (see
+    :func:`gdreg._validation.snap_constant`); exact zeros stay exact zeros
+    through the merges of chunks with the same constant.
+    """
+    for name, (low, high), row in (("x", x_range, True), ("y", y_range, False)):
+        constant = low == high
+        if not np.any(constant):
+            continue
+        getattr(stats, f"{name}_mean")[constant] = low[constant]
+        if row:
+            stats.xx[constant, :] = 0.0
+            stats.xx[:, constant] = 0.0
+            stats.xy[constant, :] = 0.0
+        else:
+            stats.xy[:, constant] = 0.0
+            stats.yy[constant] = 0.0
+
+
+def fit_from_statistics(
+    estimator: GradientDescentRegressor, statistics: SufficientStatistics
+) -> GradientDescentRegressor:
     """Fit a full-batch :class:`~gdreg.GradientDescentRegressor` from sufficient statistics.
 
     Runs exactly the iterations that ``estimator.fit(X, y, sample_weight)``
@@ -321,8 +455,10 @@ def fit_from_statistics(estimator, statistics: SufficientStatistics):
     ------
     ValueError
         If the optimizer is stochastic or mini-batch (use ``partial_fit``),
-        or the statistics are empty. A failed fit leaves the estimator as it
-        was.
+        the statistics are empty, or the data fail ``fit``'s checks that
+        need all the chunks (entries whose squares over- or underflow, all
+        weights zero), with ``fit``'s messages. A failed fit leaves the
+        estimator as it was.
 
     Examples
     --------
@@ -352,6 +488,7 @@ def _fit_statistics(estimator, statistics: SufficientStatistics):
         )
     if not isinstance(statistics, SufficientStatistics):
         raise TypeError(f"Expected SufficientStatistics, got {type(statistics).__name__}.")
+    _check_magnitudes(statistics)
     objective = statistics.to_objective(
         alpha=estimator.alpha, fit_intercept=estimator.fit_intercept
     )
@@ -363,3 +500,19 @@ def _fit_statistics(estimator, statistics: SufficientStatistics):
     return estimator._fit_objective(
         objective, optimizer, statistics.one_d, np.dtype(statistics.dtype)
     )
+
+
+def _check_magnitudes(statistics: SufficientStatistics, *, small: bool = True) -> None:
+    """``fit``'s magnitude checks of ``X`` and ``y``, on the largest entries the chunks held.
+
+    ``small=False`` leaves out the underflow test of ``X``.
+    """
+    if statistics.xx is None:
+        return  # nothing added: to_objective says so
+    dtype = np.dtype(statistics.dtype)
+    for name, largest, columns, tiny in (
+        ("X", getattr(statistics, "x_max_abs", None), statistics.n_features, small),
+        ("y", getattr(statistics, "y_max_abs", None), statistics.n_targets, False),
+    ):
+        if largest is not None:  # None: statistics assembled by hand or by an older gdreg
+            check_largest_magnitude(name, largest, dtype, columns, small=tiny)

@@ -138,6 +138,11 @@ def _compute_column_range(A):
     return np.asarray(low).ravel(), np.asarray(high).ravel()
 
 
+def column_range(A):
+    """Column-wise ``(min, max)`` of a dense or CSR ``A`` as float arrays (shared in a fit)."""
+    return _column_range(A)
+
+
 def constant_columns(A):
     """Boolean mask of the columns of ``A`` whose entries are all equal."""
     low, high = _column_range(A)
@@ -180,9 +185,35 @@ def check_magnitude(name, A, n_columns, *, small):
     ``16 * n_columns * M**2`` finite in ``A.dtype``; with ``small``, a non-zero
     ``M`` must also keep ``M**2`` a normal number, with 20 bits of headroom.
     """
-    info = np.finfo(A.dtype)
-    low, high = _column_range(A)
-    largest = float(max(high.max(initial=0.0), -low.min(initial=0.0)))
+    check_largest_magnitude(name, largest_magnitude(A), A.dtype, n_columns, small=small)
+
+
+def largest_magnitude(A) -> float:
+    """The largest ``|a|`` over the entries of a dense or CSR ``A`` (0.0 when empty)."""
+    return range_magnitude(*_column_range(A))
+
+
+def range_magnitude(low, high) -> float:
+    """The largest ``|a|`` given the column-wise minima and maxima of an array."""
+    return float(max(np.max(high, initial=0.0), -np.min(low, initial=0.0)))
+
+
+def check_largest_magnitude(name, largest, dtype, n_columns, *, small):
+    """:func:`check_magnitude` given the largest magnitude ``largest`` of the entries.
+
+    The fits that never hold the whole array (sufficient statistics, Dask)
+    keep the largest magnitude of their chunks and check it here, so that
+    every entry point gives the in-memory fit's messages.
+
+    Examples
+    --------
+    >>> check_largest_magnitude("X", 1e-200, np.float64, 3, small=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: X has no value larger than 1e-200 in magnitude: their squares underflow ...
+    """
+    dtype = np.dtype(dtype)
+    info = np.finfo(dtype)
     too_large = math.sqrt(float(info.max) / (16.0 * max(n_columns, 1)))
     too_small = math.sqrt(float(info.tiny)) * 2.0**10
     fix = "for example with sklearn.preprocessing.MaxAbsScaler or StandardScaler"
@@ -191,10 +222,10 @@ def check_magnitude(name, A, n_columns, *, small):
     if largest > too_large:
         raise ValueError(
             f"{name} has values as large as {largest:.3g} in magnitude: their squares overflow "
-            f"{A.dtype} (the limit for this shape is {too_large:.3g}). Rescale {name}, {fix}."
+            f"{dtype} (the limit for this shape is {too_large:.3g}). Rescale {name}, {fix}."
         )
     if small and 0.0 < largest < too_small:
         raise ValueError(
             f"{name} has no value larger than {largest:.3g} in magnitude: their squares "
-            f"underflow {A.dtype} (the limit is {too_small:.3g}). Rescale {name}, {fix}."
+            f"underflow {dtype} (the limit is {too_small:.3g}). Rescale {name}, {fix}."
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import warnings
 
+from sklearn import exceptions as sklearn_exceptions
 from sklearn.exceptions import ConvergenceWarning
 
 #: Top-level packages whose frames stand between the user's call and a fit:
@@ -46,3 +47,30 @@ def warn_at_caller(message: str, category: type[Warning] = ConvergenceWarning) -
     False
     """
     warnings.warn(message, category, stacklevel=caller_stacklevel())
+
+
+class InconsistentVersionWarning(sklearn_exceptions.InconsistentVersionWarning):
+    """A saved estimator is loaded with a gdreg version other than the one that saved it.
+
+    A subclass of scikit-learn's warning for its own estimators, so one filter
+    (``warnings.simplefilter("error", sklearn.exceptions.InconsistentVersionWarning)``)
+    covers both libraries. ``original_version`` is None for a file saved
+    before gdreg recorded its version.
+    """
+
+    def __init__(self, *, estimator_name, current_version, original_version):
+        self.estimator_name = estimator_name
+        self.current_version = current_version
+        self.original_version = original_version
+
+    def __str__(self):
+        if self.original_version is None:
+            saved = "by a gdreg version that did not record itself in saved models"
+        else:
+            saved = f"with gdreg {self.original_version}"
+        return (
+            f"{self.estimator_name} was saved {saved} and is loaded with gdreg "
+            f"{self.current_version}: its fitted attributes may not mean the same, so it "
+            "may predict differently or fail. Refit it, or load it with the version that "
+            "saved it."
+        )

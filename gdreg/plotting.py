@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import textwrap
 import warnings
 from collections.abc import Mapping, Sequence
 
@@ -96,8 +97,9 @@ class ConvergenceDisplay:
 
     The left (or only) axes shows ``loss_curve_`` against the epoch. With
     ``show_change=True`` a second axes shows ``change_curve_``, the quantity
-    the stopping rule compares with ``tol``, on a log scale, with ``tol`` as
-    a dashed line: the fit stops at the first epoch below it.
+    the stopping rule compares with ``tol`` (a bound on the scale-free
+    distance to the exact solution), on a log scale, with ``tol`` as a
+    dashed line: the fit stops at the first epoch below it.
 
     Build it with :meth:`from_estimator` or :meth:`from_estimators`.
 
@@ -296,7 +298,7 @@ class ConvergenceDisplay:
         if _use_log_scale(self.change_curves, "auto") or self.tol_lines_:
             ax.set_yscale("log")
         ax.set_xlabel("epoch")
-        ax.set_ylabel("parameter change (change_curve_)")
+        ax.set_ylabel("bound on the distance to the solution\n(change_curve_)")
         ax.legend()
 
 
@@ -326,6 +328,36 @@ def _param_label(index, estimator) -> str:
     return f"coef[{names[index]}]" if names is not None else f"coef[{index}]"
 
 
+def _held_note(chosen, estimator) -> str | None:
+    """Which parameters a slice over ``chosen`` holds fixed, in words; None if none."""
+    coefs = [j for j in range(estimator.n_features_in_) if j not in chosen]
+    intercept = estimator.fit_intercept and "intercept" not in chosen
+    if not coefs and not intercept:
+        return None
+    names = getattr(estimator, "feature_names_in_", None)
+    parts = []
+    if len(coefs) <= 3:
+        parts += [_param_label(j, estimator) for j in coefs]
+    elif names is not None:  # names say more than a range of positions
+        listed = ", ".join(str(names[j]) for j in coefs)
+        others = f"the other {len(coefs)} coefficients"
+        parts.append(f"{others} ({listed})" if len(listed) <= 60 else others)
+    else:  # runs of consecutive indices, "coef[4] to coef[9]"
+        runs = np.split(np.array(coefs), np.flatnonzero(np.diff(coefs) > 1) + 1)
+        named = []
+        for run in runs:
+            if len(run) >= 3:
+                named.append(f"coef[{run[0]}] to coef[{run[-1]}]")
+            else:
+                named += [f"coef[{j}]" for j in run]
+        parts += named if len(named) <= 4 else [f"the other {len(coefs)} coefficients"]
+    if intercept:
+        parts.append("the intercept")
+    several = len(coefs) + intercept > 1
+    words = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
+    return f"{words} held at {'their fitted values' if several else 'its fitted value'}"
+
+
 def _default_params(estimator) -> tuple:
     if estimator.fit_intercept and estimator.n_features_in_ == 1:
         return (0, "intercept")
@@ -348,6 +380,16 @@ class CostSurfaceDisplay:
     (:func:`gdreg.normal_equation`) as a star. One parameter: the same slice is
     a parabola, with the iterates drawn as points on it.
 
+    Which parameters are drawn is chosen with ``params``; by default the
+    slope and the intercept of a one-feature model, else ``coef[0]`` and
+    ``coef[1]``. On a model with more parameters than that, the picture is
+    a slice: the axis labels name the two parameters drawn, and the title
+    says which are held and where (``held``), for instance "coef[2] to
+    coef[9] and the intercept held at their fitted values" for a 10-feature
+    fit. The path is the projection of the full path onto the pair, so it
+    need not follow the slice's contours, and the slice is centred on the
+    fit, not on the optimum, unless the fit has converged.
+
     Build it with :meth:`from_estimator`.
 
     Parameters
@@ -363,6 +405,9 @@ class CostSurfaceDisplay:
         The iterates, one row per epoch (and the start).
     optimum : ndarray of shape (n_params,) or None
         The closed-form optimum.
+    held : str or None, default=None
+        Which other parameters are held, and where (drawn as the title);
+        ``None`` when the chosen parameters are all there are.
 
     Attributes
     ----------
@@ -390,14 +435,28 @@ class CostSurfaceDisplay:
     ('coef[0]', 'intercept')
     >>> disp.optimum.round(6)
     array([20.,  5.])
+
+    With more parameters than the two drawn, the figure says where the
+    others are:
+
+    >>> import numpy as np
+    >>> X = np.random.RandomState(0).normal(size=(100, 10))
+    >>> y = X @ np.arange(1.0, 11.0) + 2.0
+    >>> reg = GradientDescentRegressor(record_path=True).fit(X, y)
+    >>> disp = CostSurfaceDisplay.from_estimator(reg, X, y)
+    >>> disp.ax_.get_xlabel(), disp.ax_.get_ylabel()
+    ('coef[0]', 'coef[1]')
+    >>> disp.held
+    'coef[2] to coef[9] and the intercept held at their fitted values'
     """
 
-    def __init__(self, *, grid, values, param_names, path=None, optimum=None):
+    def __init__(self, *, grid, values, param_names, path=None, optimum=None, held=None):
         self.grid = [np.asarray(g, dtype=float) for g in grid]
         self.values = np.asarray(values, dtype=float)
         self.param_names = list(param_names)
         self.path = None if path is None else np.asarray(path, dtype=float)
         self.optimum = None if optimum is None else np.asarray(optimum, dtype=float)
+        self.held = held
 
     @classmethod
     def from_estimator(
@@ -505,6 +564,7 @@ class CostSurfaceDisplay:
             param_names=[_param_label(c, estimator) for c in chosen],
             path=path,
             optimum=optimum,
+            held=_held_note(chosen, estimator),
         )
 
     def plot(self, ax=None, *, levels: int = 15, path_kwargs=None):
@@ -554,6 +614,10 @@ class CostSurfaceDisplay:
                 )  # fmt: skip
             ax.set_ylabel("objective J")
         ax.set_xlabel(self.param_names[0])
+        if self.held:
+            drawn = " and ".join(self.param_names)
+            note = textwrap.fill(f"({self.held})", width=60)
+            ax.set_title(f"J over {drawn}\n{note}", fontsize=10)
         ax.legend(loc="best")
         self.ax_, self.figure_ = ax, ax.figure
         return self
@@ -671,32 +735,67 @@ def _objective_value(X, y, coef, intercept, sample_weight, alpha: float) -> floa
     return float(weights @ residual**2 / (2 * weights.sum()) + 0.5 * alpha * coef @ coef)
 
 
-def _outcome(estimator, error: bool, max_iter: int, optimum_value: float) -> tuple[str, str]:
-    """(regime, label) of one fit: slow, good, oscillating or diverged."""
+def _short(value: float) -> str:
+    """A gap or a growth factor in two digits or so: 186, 9.1, 0.023, 1.2e-07."""
+    return f"{value:.0f}" if 10 <= abs(value) < 1e4 else f"{value:.2g}"
+
+
+def _epochs(count: int) -> str:
+    return f"{count} epoch" if count == 1 else f"{count} epochs"
+
+
+def _outcome(estimator, error: bool, optimum_value: float, start_value: float) -> tuple[str, str]:
+    """(regime, label) of one fit, from what the run did.
+
+    In this order:
+
+    - *diverged*: the estimator raised, or J ended above its value at the start;
+    - *oscillating*: J rose in some epoch, or successive steps point in
+      opposite directions in most of the second half of the run (the zigzag
+      lasts to the end);
+    - *good*: the fit converged, or J - J* fell to 1e-4 of its value at the start;
+    - *slow*: J fell in every epoch and is still far from J*.
+
+    A zigzag that died out before the end is named in the label of a good or
+    slow run: with eta between 1/L and 2/L on an ill-conditioned problem the
+    steep directions settle first and the run then creeps along the flat ones.
+    """
     if estimator is None:
         return "diverged", "diverged in the first epoch"
-    losses = estimator.loss_curve_
     if error:
         return "diverged", f"diverged: error at epoch {estimator.n_iter_ + 1}"
-    if len(losses) > 1 and losses[-1] > losses[0]:
-        growth = losses[-1] / losses[0]
-        return "diverged", f"diverging: J grew {growth:.2g}x in {len(losses)} epochs"
+    losses = np.asarray(estimator.loss_curve_, dtype=float)
+    epochs = len(losses)
+    if losses[-1] > start_value:
+        growth = losses[-1] / start_value if start_value > 0 else math.inf
+        return "diverged", f"diverging: J grew {_short(growth)}x in {_epochs(epochs)}"
+    initial_gap = max(start_value - optimum_value, np.finfo(float).tiny)
+    # a rise above round-off: J itself went up in that epoch
+    rise_tol = 1e-9 * initial_gap + 1e-12 * abs(optimum_value)
+    rises = int(np.sum(np.diff(np.concatenate([[start_value], losses])) > rise_tol))
     path = estimator.coef_path_.reshape(len(estimator.coef_path_), -1)
-    steps = np.diff(path, axis=0)[:11]
-    # The top curvature direction overshoots from the first steps on when
-    # eta * L > 1, so the early steps show the oscillation best.
-    flips = np.einsum("ij,ij->i", steps[1:], steps[:-1]) < 0
+    steps = np.diff(path, axis=0)
+    reversed_ = np.einsum("ij,ij->i", steps[1:], steps[:-1]) < 0  # pair k: steps k, k+1
+    late = reversed_[len(reversed_) // 2 :]
     gap = max(float(losses[-1]) - optimum_value, 0.0)
-    first_gap = max(float(losses[0]) - optimum_value, np.finfo(float).tiny)
-    if flips.size and flips.mean() > 0.5:
-        regime = "oscillating"
-    elif estimator.converged_ or gap <= 1e-4 * first_gap:
-        regime = "good"
-    else:
-        regime = "slow"
     if estimator.converged_:
-        return regime, f"{regime}: converged in {estimator.n_iter_} epochs"
-    return regime, f"{regime}: J - J* = {gap:.1g} after {max_iter} epochs"
+        where = f"converged in {_epochs(estimator.n_iter_)}"
+    else:
+        where = f"J - J* = {_short(gap)} after {_epochs(epochs)}"
+    near = estimator.converged_ or gap <= 1e-4 * initial_gap
+    if rises or (late.size and late.mean() > 0.5):
+        if rises:
+            evidence = f"J rose in {rises} of {_epochs(epochs)}"
+        else:
+            evidence = f"steps reversed in {int(reversed_.sum())} of {len(reversed_)} epochs"
+        settled = ", near J*" if near else ""
+        return "oscillating", f"oscillating{settled}: {where}\n({evidence})"
+    regime = "good" if near else "slow"
+    label = f"{regime}: {where}"
+    if reversed_.sum() >= 2:
+        last = int(np.flatnonzero(reversed_)[-1]) + 2  # the later step of the last pair
+        label += f"\n(zigzag for the first {last} epochs only)"
+    return regime, label
 
 
 def _fit_or_last_stable(estimator, X, y, sample_weight, max_iter: int):
@@ -725,24 +824,50 @@ def _fit_or_last_stable(estimator, X, y, sample_weight, max_iter: int):
     return good, True
 
 
+REGIME_COLORS = {"slow": "C0", "good": "C2", "oscillating": "C1", "diverged": "C3"}
+
+
 class LearningRateDisplay:
-    """What the learning rate does: one panel per constant step size, same problem.
+    r"""What the learning rate does: one panel per constant step size, same problem.
 
     Each panel fits a clone of ``estimator`` with ``learning_rate="constant"``
-    and ``eta0`` set to one of ``learning_rates`` and shows either its loss
-    curve (``kind="loss"``) or its path on the cost surface
-    (``kind="path"``, see :class:`CostSurfaceDisplay`). The title gives the
-    step and the outcome:
+    and ``eta0`` set to one of ``learning_rates`` (plain gradient descent in
+    the user's coordinates, the textbook rule), and draws one of:
 
-    - *slow*: the loss falls steadily but the fit does not meet ``tol``
-      within ``max_iter`` epochs;
-    - *converged*: the stopping rule is met;
-    - *oscillating*: successive steps point in opposite directions (most of
-      them), converging or not;
-    - *diverged*: the loss grows. The estimator raises on divergence; here
-      the error is caught and the epochs before it are shown instead (a path
-      is cut where it leaves three times its starting distance from the
-      optimum, so the surface stays readable).
+    - ``kind="loss"``: the distance to the optimal objective,
+      :math:`J(\theta_k) - J^*`, on a log scale shared by all panels, so
+      that the panels compare directly;
+    - ``kind="steepest"``: the error along the steepest direction of
+      :math:`J` (the top eigenvector of its Hessian), relative to where it
+      started. For plain gradient descent it is :math:`(1 - \eta L)^k`:
+      this is the panel where an oscillation shows, since :math:`J` itself
+      falls in every epoch for every stable step;
+    - ``kind="path"``: the path on the cost surface (see
+      :class:`CostSurfaceDisplay`).
+
+    The title gives the step, as a multiple of :math:`1/L` (:math:`1/L(B)`
+    for stochastic and mini-batch sampling), and what the run did, measured
+    on the run itself (not predicted from :math:`\eta L`), in this order:
+
+    - *diverged*: the estimator raised, or :math:`J` ended above its value
+      at the start. The estimator raises on divergence; here the error is
+      caught and the epochs before it are shown instead (a path is cut where
+      it leaves three times its starting distance from the optimum, so the
+      surface stays readable);
+    - *oscillating*: :math:`J` rose in some epoch, or successive steps point
+      in opposite directions in most of the second half of the run;
+    - *good*: the fit converged (``converged_``), or :math:`J - J^*` fell to
+      ``1e-4`` of its value at the start;
+    - *slow*: :math:`J` fell in every epoch but is still far from
+      :math:`J^*` after ``max_iter`` epochs.
+
+    A zigzag that dies out before the end is named in the label of a good or
+    slow run. On an ill-conditioned problem (diabetes: condition number 470)
+    no constant step gets near the optimum in 50 epochs, so every stable
+    panel reads *slow*; the largest stable steps get closest. Raise
+    ``max_iter`` to see which of them reach the optimum, or use the
+    estimator's default ``learning_rate="auto"``, which descends in
+    standardised coordinates with an accelerated rule.
 
     Build it with :meth:`from_data`.
 
@@ -758,13 +883,24 @@ class LearningRateDisplay:
         The outcome, as written in each panel's title.
     surfaces : list of CostSurfaceDisplay or None, default=None
         For ``kind="path"``: the surface of each panel.
+    optimum_value : float or None, default=None
+        :math:`J^*`, the objective at the closed-form optimum. ``kind="loss"``
+        draws :math:`J - J^*` when it is given, :math:`J` otherwise.
+    steepest_errors : list of ndarray or None, default=None
+        For ``kind="steepest"``: per panel, the error along the steepest
+        direction at the start and after each epoch.
+    textbook_step : float or None, default=None
+        :math:`1/L` (or :math:`1/L(B)`), the unit in which the titles give
+        each step.
+    step_unit : str, default="1/L"
+        How the titles name ``textbook_step``.
 
     Attributes
     ----------
     axes_ : list of matplotlib Axes
         One axes per learning rate.
     lines_ : list of matplotlib Line2D or None
-        The loss curve or path drawn in each panel.
+        The curve or path drawn in each panel.
     figure_ : matplotlib Figure
 
     Examples
@@ -779,14 +915,32 @@ class LearningRateDisplay:
     >>> disp = LearningRateDisplay.from_data(X, y)
     >>> disp.regimes
     ['slow', 'good', 'oscillating', 'diverged']
+    >>> disp.axes_[1].get_title().splitlines()[0]
+    'eta = 0.934 = 1/L'
     """
 
-    def __init__(self, *, learning_rates, estimators, regimes, labels, surfaces=None):
+    def __init__(
+        self,
+        *,
+        learning_rates,
+        estimators,
+        regimes,
+        labels,
+        surfaces=None,
+        optimum_value=None,
+        steepest_errors=None,
+        textbook_step=None,
+        step_unit="1/L",
+    ):
         self.learning_rates = list(learning_rates)
         self.estimators = list(estimators)
         self.regimes = list(regimes)
         self.labels = list(labels)
         self.surfaces = surfaces
+        self.optimum_value = optimum_value
+        self.steepest_errors = steepest_errors
+        self.textbook_step = textbook_step
+        self.step_unit = step_unit
 
     @classmethod
     def from_data(
@@ -812,16 +966,19 @@ class LearningRateDisplay:
             Targets: a single target (one column is taken as 1-D).
         learning_rates : list of float or "auto", default="auto"
             Constant step sizes. ``"auto"`` takes ``(0.05, 1, 1.85, 2.1)``
-            times the step ``learning_rate="auto"`` picks for this data
-            (``1/L`` for full-batch descent, ``L`` the largest curvature):
-            slow, good, oscillating and diverging for plain gradient descent.
+            times the textbook step ``1/L`` for this data (``L`` the largest
+            curvature of the objective; ``1/L(B)`` for stochastic and
+            mini-batch sampling): for plain full-batch gradient descent, the
+            steps that make the steepest direction crawl, vanish in one step,
+            zigzag and blow up.
         estimator : GradientDescentRegressor or None, default=None
             The model to clone (optimizer, ``alpha``, ``fit_intercept``,
             ``tol``...); ``None`` uses ``GradientDescentRegressor()``.
         max_iter : int, default=50
             Epochs per fit.
-        kind : {"loss", "path"}, default="loss"
-            Draw each fit's loss curve, or its path on the cost surface.
+        kind : {"loss", "steepest", "path"}, default="loss"
+            Draw each fit's :math:`J - J^*`, its error along the steepest
+            direction, or its path on the cost surface.
         params : sequence of one or two parameters, default=None
             For ``kind="path"``: which parameters (see
             :meth:`CostSurfaceDisplay.from_estimator`).
@@ -834,26 +991,37 @@ class LearningRateDisplay:
         -------
         LearningRateDisplay
         """
-        if kind not in ("loss", "path"):
-            raise ValueError(f"kind must be 'loss' or 'path', got {kind!r}.")
+        if kind not in ("loss", "steepest", "path"):
+            raise ValueError(f"kind must be 'loss', 'steepest' or 'path', got {kind!r}.")
         y = _single_target(y)
         base = GradientDescentRegressor() if estimator is None else clone(estimator)
+        # the textbook step 1/L, in the units of the constant steps tried below
+        textbook_step = clone(base)._textbook_auto_step(X, y, sample_weight)
         if isinstance(learning_rates, str):
             if learning_rates != "auto":
                 raise ValueError(
                     f"learning_rates must be 'auto' or a list, got {learning_rates!r}."
                 )
-            # the textbook step 1/L, in the units of the constant steps tried below
-            eta = clone(base)._textbook_auto_step(X, y, sample_weight)
-            learning_rates = [m * eta for m in AUTO_MULTIPLES]
+            learning_rates = [m * textbook_step for m in AUTO_MULTIPLES]
         learning_rates = [float(rate) for rate in learning_rates]
         if not learning_rates or any(
             not (rate > 0 and math.isfinite(rate)) for rate in learning_rates
         ):
             raise ValueError("learning_rates must be positive and finite.")
 
-        optimum_value = _optimum_value(base, X, y, sample_weight)
-        fitted, regimes, labels, surfaces = [], [], [], []
+        X_checked = check_array(X, accept_sparse="csr", dtype=np.float64)
+        opt_coef, opt_intercept = normal_equation(
+            X_checked, y, fit_intercept=base.fit_intercept, alpha=base.alpha,
+            sample_weight=sample_weight,
+        )  # fmt: skip
+        alpha = float(base.alpha)
+        optimum_value = _objective_value(
+            X_checked, y, opt_coef, opt_intercept, sample_weight, alpha
+        )
+        direction = (
+            _steepest_direction(X_checked, sample_weight, base) if kind == "steepest" else None
+        )
+        fitted, regimes, labels, surfaces, errors = [], [], [], [], []
         for rate in learning_rates:
             model = clone(base).set_params(
                 learning_rate="constant", eta0=rate, max_iter=max_iter, record_path=True
@@ -861,7 +1029,12 @@ class LearningRateDisplay:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 est, diverged = _fit_or_last_stable(model, X, y, sample_weight, max_iter)
-            regime, label = _outcome(est, diverged, max_iter, optimum_value)
+            start_value = None
+            if est is not None:
+                start_value = _objective_value(
+                    X_checked, y, est.coef_path_[0], est.intercept_path_[0], sample_weight, alpha
+                )
+            regime, label = _outcome(est, diverged, optimum_value, start_value)
             fitted.append(est)
             regimes.append(regime)
             labels.append(label)
@@ -875,12 +1048,18 @@ class LearningRateDisplay:
                 surfaces.append(surface)
             elif kind == "path":
                 surfaces.append(None)
+            if kind == "steepest":
+                errors.append(None if est is None else _error_along(est, opt_coef, direction))
         display = cls(
             learning_rates=learning_rates,
             estimators=fitted,
             regimes=regimes,
             labels=labels,
             surfaces=surfaces if kind == "path" else None,
+            optimum_value=optimum_value,
+            steepest_errors=errors if kind == "steepest" else None,
+            textbook_step=textbook_step,
+            step_unit="1/L" if _sampling(base) == "batch" else "1/L(B)",
         )
         return display.plot(axes=axes)
 
@@ -898,6 +1077,7 @@ class LearningRateDisplay:
             ``self``, with the drawn objects stored.
         """
         count = len(self.learning_rates)
+        new_figure = axes is None
         axes = _new_axes(f"{type(self).__name__}.plot", axes, ncols=count)
         axes = [axes] if count == 1 and not isinstance(axes, Sequence) else list(axes)
         if len(axes) != count:
@@ -905,9 +1085,28 @@ class LearningRateDisplay:
         self.lines_ = []
         for i, ax in enumerate(axes):
             self.lines_.append(self._plot_panel(ax, i))
-            ax.set_title(f"eta = {self.learning_rates[i]:.3g}\n{self.labels[i]}", fontsize=10)
+            ax.set_title(f"{self._step_title(i)}\n{self.labels[i]}", fontsize=10)
+        if self.surfaces is None:
+            self._share_y(axes)
+        else:
+            held = next((s.held for s in self.surfaces if s is not None and s.held), None)
+            if held and new_figure:
+                axes[0].figure.suptitle(f"Slices of J: {held}", fontsize=10)
+            elif held:
+                for ax in axes:
+                    ax.set_title(f"{ax.get_title()}\n({held})", fontsize=10)
         self.axes_, self.figure_ = axes, axes[0].figure
         return self
+
+    def _step_title(self, i) -> str:
+        rate = self.learning_rates[i]
+        if not self.textbook_step:
+            return f"eta = {rate:.3g}"
+        multiple = rate / self.textbook_step
+        unit = self.step_unit
+        if math.isclose(multiple, 1.0, rel_tol=1e-9):
+            return f"eta = {rate:.3g} = {unit}"
+        return f"eta = {rate:.3g} = {multiple:.3g}{unit.removeprefix('1')}"
 
     def _plot_panel(self, ax, i):
         est = self.estimators[i]
@@ -919,26 +1118,104 @@ class LearningRateDisplay:
             if i > 0:  # one legend is enough for identical panels
                 ax.get_legend().remove()
             return surface.path_line_
-        losses = est.loss_curve_
-        color = {"slow": "C0", "good": "C2", "oscillating": "C1", "diverged": "C3"}[self.regimes[i]]
-        (line,) = ax.plot(np.arange(1, len(losses) + 1), losses, color=color, marker=".")
-        if _use_log_scale([losses], "auto"):
-            ax.set_yscale("log")
+        color = REGIME_COLORS[self.regimes[i]]
+        if self.steepest_errors is not None:
+            errors = self.steepest_errors[i]
+            ax.axhline(0.0, color="gray", linewidth=0.8)
+            (line,) = ax.plot(np.arange(len(errors)), errors, color=color, marker=".")
+            ax.set_xlabel("epoch")
+            ax.set_ylabel("error along the steepest direction\n(relative to the start)")
+            return line
+        losses = np.asarray(est.loss_curve_, dtype=float)
+        if self.optimum_value is not None:
+            # J - J* is exact only to the round-off of J: draw it no lower than that
+            floor = 1e-15 * max(abs(self.optimum_value), np.abs(losses).max())
+            values = np.maximum(losses - self.optimum_value, floor)
+            ylabel = "J - J* (objective above its minimum)"
+        else:
+            values, ylabel = losses, "objective J"
+        (line,) = ax.plot(np.arange(1, len(values) + 1), values, color=color, marker=".")
         ax.set_xlabel("epoch")
-        ax.set_ylabel("objective J")
+        ax.set_ylabel(ylabel)
         return line
 
+    def _share_y(self, axes) -> None:
+        """One y scale for the row of panels, so that they compare directly.
 
-def _optimum_value(estimator, X, y, sample_weight) -> float:
-    X = check_array(X, accept_sparse="csr", dtype=np.float64)
-    coef, intercept = normal_equation(
-        X,
-        y,
-        fit_intercept=estimator.fit_intercept,
-        alpha=estimator.alpha,
-        sample_weight=sample_weight,
-    )
-    return _objective_value(X, y, coef, intercept, sample_weight, float(estimator.alpha))
+        The stable panels share their limits; a diverging panel keeps the
+        scale and widens its own limits to show the growth, rather than
+        flattening the others.
+        """
+        drawn = [
+            (ax, np.asarray(line.get_ydata(), dtype=float), regime == "diverged")
+            for ax, line, regime in zip(axes, self.lines_, self.regimes, strict=True)
+            if line is not None
+        ]
+        if not drawn:
+            return
+        for ax, _, _ in drawn[1:]:  # one y label for a row of panels on one scale
+            ax.set_ylabel("")
+        drawn = [(ax, values[np.isfinite(values)], diverged) for ax, values, diverged in drawn]
+        shared = [values for _, values, diverged in drawn if not diverged and values.size]
+        shared = shared or [values for _, values, _ in drawn if values.size]
+        if not shared:
+            return
+        if self.steepest_errors is not None:  # symmetric about 0
+            reach = 1.1 * max(float(np.abs(values).max()) for values in shared)
+            for ax, values, diverged in drawn:
+                own = 1.1 * float(np.abs(values).max()) if diverged and values.size else 0.0
+                ax.set_ylim(-max(reach, own), max(reach, own))
+            return
+        log = True if self.optimum_value is not None else _use_log_scale(shared, "auto")
+        if log:  # a log axis shows the positive values
+            drawn = [(ax, values[values > 0], diverged) for ax, values, diverged in drawn]
+            shared = [values[values > 0] for values in shared if np.any(values > 0)]
+            if not shared:
+                return
+        low = min(float(values.min()) for values in shared)
+        high = max(float(values.max()) for values in shared)
+        for ax, values, diverged in drawn:
+            lo, hi = low, high
+            if diverged and values.size:
+                lo, hi = min(lo, float(values.min())), max(hi, float(values.max()))
+            if log:
+                ax.set_yscale("log")
+                ax.set_ylim(lo / 3, hi * 3)
+            else:
+                pad = 0.05 * (hi - lo or 1.0)
+                ax.set_ylim(lo - pad, hi + pad)
+
+
+def _sampling(estimator) -> str:
+    optimizer = estimator.optimizer
+    return optimizer if isinstance(optimizer, str) else getattr(optimizer, "sampling", "batch")
+
+
+def _steepest_direction(X, sample_weight, estimator) -> np.ndarray:
+    """The top eigenvector of J's Hessian in the coefficients (centred with an intercept)."""
+    weights = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, float)
+    total = weights.sum()
+    if sp.issparse(X):
+        gram = np.asarray((X.T @ sp.diags(weights) @ X).toarray())
+    else:
+        gram = X.T @ (weights[:, None] * X)
+    hessian = gram / total
+    if estimator.fit_intercept:
+        mean = np.asarray(weights @ X).ravel() / total
+        hessian = hessian - np.outer(mean, mean)
+    hessian = hessian + float(estimator.alpha) * np.eye(X.shape[1])
+    _, vectors = np.linalg.eigh(hessian)
+    return vectors[:, -1]
+
+
+def _error_along(estimator, optimum_coef, direction) -> np.ndarray:
+    """``(coef_k - coef*) . v`` at the start and after each epoch, over its start value."""
+    path = estimator.coef_path_.reshape(len(estimator.coef_path_), -1)
+    errors = (path - np.ravel(optimum_coef)) @ direction
+    reach = np.linalg.norm(path[0] - np.ravel(optimum_coef))
+    if abs(errors[0]) > 1e-12 * reach:  # the start has a component to follow
+        errors = errors / errors[0]
+    return errors
 
 
 def _cut_diverging_path(surface, est, X, y, params, sample_weight):

@@ -17,11 +17,14 @@ below add a readable ``repr`` and ``get_params``/``set_params`` so that
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval
+
+from gdreg._repr import ReadableRepr
 
 __all__ = [
     "Constant",
@@ -34,15 +37,51 @@ __all__ = [
 ]
 
 
-class Schedule(BaseEstimator):
+class Schedule(ReadableRepr, BaseEstimator):
     """Base class of the built-in schedules.
 
     Subclasses implement ``__call__(t)`` for integer or array ``t >= 1``.
-    ``BaseEstimator`` supplies ``get_params``/``set_params``, ``clone`` support
-    and the ``repr``.
+    ``BaseEstimator`` supplies ``get_params``/``set_params`` and ``clone``
+    support; the ``repr`` prints computed floats to four significant digits
+    (``Constant(eta0=0.2485)``), the parameters keep every digit.
+
+    See Also
+    --------
+    as_schedule : Turn the estimator's ``learning_rate`` into a schedule.
+
+    Examples
+    --------
+    A schedule of your own: store the arguments in ``__init__`` (so that
+    ``clone`` and ``GridSearchCV`` work) and map update counts to steps.
+
+    >>> import numpy as np
+    >>> from gdreg.schedules import Schedule
+    >>> class Warmup(Schedule):
+    ...     def __init__(self, eta0=0.1, warmup=10):
+    ...         self.eta0 = eta0
+    ...         self.warmup = warmup
+    ...
+    ...     def __call__(self, t):
+    ...         return self.eta0 * np.minimum(1.0, np.asarray(t) / self.warmup)
+    >>> Warmup(warmup=4)([1, 2, 8])
+    array([0.025, 0.05 , 0.1  ])
+    >>> Warmup(eta0=1 / 3)
+    Warmup(eta0=0.3333)
     """
 
-    def __call__(self, t):  # pragma: no cover - abstract
+    def __call__(self, t: int | np.ndarray) -> float | np.ndarray:  # pragma: no cover - abstract
+        """Step sizes of the updates ``t``.
+
+        Parameters
+        ----------
+        t : int or ndarray of int
+            Update counts, starting at 1 for the first update of a fit.
+
+        Returns
+        -------
+        float or ndarray of float
+            The step of update ``t``, or one step per entry of ``t``.
+        """
         raise NotImplementedError
 
 
@@ -73,7 +112,7 @@ class Constant(Schedule):
     def __init__(self, eta0: float = 0.01):
         self.eta0 = eta0
 
-    def __call__(self, t):
+    def __call__(self, t: int | np.ndarray) -> float | np.ndarray:
         if not _positive_finite(self.eta0):  # a cheap test: the loop calls this every epoch
             self._validate_params()
         if np.ndim(t) == 0:
@@ -116,7 +155,7 @@ class InverseSqrt(Schedule):
         self.eta0 = eta0
         self.t0 = t0
 
-    def __call__(self, t):
+    def __call__(self, t: int | np.ndarray) -> float | np.ndarray:
         if not (_positive_finite(self.eta0) and _positive_finite(self.t0)):
             self._validate_params()
         if np.ndim(t) == 0:
@@ -172,7 +211,7 @@ class InvScaling(Schedule):
         self.eta0 = eta0
         self.power_t = power_t
 
-    def __call__(self, t):
+    def __call__(self, t: int | np.ndarray) -> float | np.ndarray:
         self._validate_params()
         return _as_float(self.eta0 / np.power(np.asarray(t, dtype=float), self.power_t))
 
@@ -218,7 +257,7 @@ class StepDecay(Schedule):
         self.drop = drop
         self.every = every
 
-    def __call__(self, t):
+    def __call__(self, t: int | np.ndarray) -> float | np.ndarray:
         self._validate_params()
         drops = np.floor_divide(np.asarray(t, dtype=np.int64) - 1, self.every)
         return _as_float(self.eta0 * np.power(float(self.drop), drops))
@@ -261,13 +300,13 @@ class ExponentialDecay(Schedule):
         self.eta0 = eta0
         self.gamma = gamma
 
-    def __call__(self, t):
+    def __call__(self, t: int | np.ndarray) -> float | np.ndarray:
         self._validate_params()
         exponent = np.asarray(t, dtype=float) - 1.0
         return _as_float(self.eta0 * np.power(float(self.gamma), exponent))
 
 
-def as_schedule(learning_rate, eta0: float):
+def as_schedule(learning_rate: str | Callable[[int], float], eta0: float) -> Callable[[int], float]:
     """Turn the estimator's ``learning_rate`` argument into a schedule.
 
     ``"constant"`` and ``"invsqrt"`` become :class:`Constant` and
@@ -276,6 +315,27 @@ def as_schedule(learning_rate, eta0: float):
     accepted here. The parameters of a :class:`Schedule` are validated here,
     once per fit; the steps of any other callable are checked as the loop
     takes them (:func:`steps_for`).
+
+    Parameters
+    ----------
+    learning_rate : {"constant", "invsqrt"} or callable
+        The estimator's ``learning_rate``, other than ``"auto"``.
+    eta0 : float
+        The estimator's ``eta0``, used by the two names.
+
+    Returns
+    -------
+    callable
+        A schedule: a :class:`Schedule`, or the callable passed in.
+
+    Raises
+    ------
+    ValueError
+        If ``learning_rate`` is an unknown name.
+    TypeError
+        If it is neither a name nor a callable.
+    sklearn.utils._param_validation.InvalidParameterError
+        If a :class:`Schedule`'s parameters are out of range.
 
     Examples
     --------
@@ -297,7 +357,8 @@ def as_schedule(learning_rate, eta0: float):
         return schedule
     if not callable(learning_rate):
         raise TypeError(f"learning_rate must be a string or a callable, got {learning_rate!r}.")
-    if isinstance(learning_rate, Schedule):
+    if isinstance(learning_rate, Schedule) and hasattr(learning_rate, "_parameter_constraints"):
+        # a user's subclass may declare no constraints: its steps are checked as taken
         learning_rate._validate_params()
     return learning_rate
 

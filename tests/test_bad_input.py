@@ -6,6 +6,12 @@ fits is compared with ``normal_equation`` / ``LinearRegression``; a case that
 fails must raise the named exception with a message naming the problem. No
 case may leak a ``RuntimeWarning`` from NumPy (turned into an error here) or
 produce non-finite coefficients.
+
+Every row is run through every entry point (``ENTRY_POINTS``, the columns of
+the "Entry points" table): ``fit``, ``partial_fit``, ``fit_from_statistics``
+(after ``SufficientStatistics.update``) and ``fit`` on Dask arrays. Each gives
+``fit``'s outcome and message, except where ``ENTRY_POINT_DIFFERENCES`` says
+otherwise (and the table documents it).
 """
 
 from __future__ import annotations
@@ -23,7 +29,12 @@ import scipy.sparse as sp
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LinearRegression
 
-from gdreg import GradientDescentRegressor, normal_equation
+from gdreg import (
+    GradientDescentRegressor,
+    SufficientStatistics,
+    fit_from_statistics,
+    normal_equation,
+)
 
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 
@@ -259,6 +270,80 @@ def test_case_raises_a_clear_error(case, sampling):
     X, y, sw = case.inputs()
     with pytest.raises(case.error, match=case.match):
         GradientDescentRegressor(optimizer=sampling).fit(X, y, sample_weight=sw)
+
+
+# -- every entry point ---------------------------------------------------------------
+ENTRY_POINTS = ["fit", "partial_fit", "fit_from_statistics", "dask_fit"]
+
+#: (case id, entry point) -> (exception, message) where an entry point departs from fit;
+#: each is documented in the "Entry points" table of docs/bad_input.rst.
+ENTRY_POINT_DIFFERENCES = {
+    # fit scales such weights by a power of two; chunk statistics cannot (each chunk
+    # would be scaled by its own power), and say so
+    ("weights_summing_past_float_max", "fit_from_statistics"): (
+        ValueError,
+        r"sample weights .* sum past the largest float64 .* divide them all by one common",
+    ),
+    ("weights_summing_past_float_max", "dask_fit"): (
+        ValueError,
+        r"sample weights .* sum past the largest float64 .* divide them all by one common",
+    ),
+}
+
+
+def _dask_array(a):
+    """``a`` as a dask array of a few row blocks (sparse input densified: Dask fits dense)."""
+    da = pytest.importorskip("dask.array")
+    a = a.toarray() if sp.issparse(a) else np.asarray(a)
+    rows = max(7, -(-len(a) // 4))  # 7-row blocks for the 20-row cases, else 4 blocks
+    return da.from_array(a, chunks=(rows,) + (-1,) * (a.ndim - 1))
+
+
+def _fit_at(entry, X, y, sw, **params):
+    model = GradientDescentRegressor(**params)
+    if entry == "fit":
+        return model.fit(X, y, sample_weight=sw)
+    if entry == "partial_fit":
+        return model.partial_fit(X, y, sample_weight=sw)
+    if entry == "fit_from_statistics":
+        return fit_from_statistics(model, SufficientStatistics().update(X, y, sw))
+    dask = pytest.importorskip("dask")
+    with dask.config.set(scheduler="synchronous"):  # warnings reach this thread
+        return model.fit(_dask_array(X), _dask_array(y), sample_weight=sw)
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS[1:])
+@pytest.mark.parametrize("case", ERROR_CASES, ids=lambda c: c.id)
+def test_case_raises_fits_error_at_every_entry_point(case, entry):
+    X, y, sw = case.inputs()
+    error, match = ENTRY_POINT_DIFFERENCES.get((case.id, entry), (case.error, case.match))
+    with pytest.raises(error, match=match):
+        _fit_at(entry, X, y, sw, **(case.fit_kwargs or {}))
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS[1:])
+@pytest.mark.parametrize("case", FIT_CASES, ids=lambda c: c.id)
+def test_case_fits_at_every_entry_point(case, entry):
+    X, y, sw = case.inputs()
+    if (case.id, entry) in ENTRY_POINT_DIFFERENCES:
+        error, match = ENTRY_POINT_DIFFERENCES[case.id, entry]
+        with pytest.raises(error, match=match):
+            _fit_at(entry, X, y, sw, **(case.fit_kwargs or {}))
+        return
+    model = _fit_at(entry, X, y, sw, **(case.fit_kwargs or {}))
+    if entry == "partial_fit":  # one epoch: finite, not yet the answer
+        assert np.all(np.isfinite(model.coef_)) and np.all(np.isfinite(model.intercept_))
+    else:  # the full-batch fit from statistics runs fit's iterations
+        _assert_reached(model, case, X, y, sw, rtol=1e-5, atol_scale=1e-6)
+    assert np.all(np.isfinite(model.predict(X)))
+
+
+def test_entry_point_differences_are_documented():
+    text = DOC.read_text()
+    section = text[text.index("Entry points\n---") :]
+    section = section[: section.index("\n.. _")]
+    for case_id, entry in ENTRY_POINT_DIFFERENCES:
+        assert f"``{case_id}``" in section, f"{case_id} ({entry}) missing from the table"
 
 
 # -- predict -----------------------------------------------------------------------

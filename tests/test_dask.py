@@ -25,7 +25,10 @@ def client():
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            # dashboard_address=None still serves the scheduler's HTTP routes on 8787,
+            # which clashes with any other cluster on the machine: take a free port
+            dashboard_address=":0",
+            scheduler_kwargs={"dashboard": False},
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
@@ -178,3 +181,23 @@ def test_grid_search_through_joblib_dask_backend(client):
         remote.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"], rtol=1e-12
     )
     np.testing.assert_allclose(remote.best_estimator_.coef_, local.best_estimator_.coef_)
+
+
+@pytest.mark.parametrize(
+    "scale_X, scale_y",
+    [(1e200, 1.0), (1.0, 1e200), (1e-200, 1.0)],
+    ids=["X_1e200", "y_1e200", "X_1e-200"],
+)
+def test_magnitude_checks_give_fits_message_and_keep_the_fit(client, scale_X, scale_y):
+    # On the committed code: SciPy's "array must not contain infs or NaNs", "the learning
+    # rate is too large", and for X ~ 1e-200 R^2 = 0 with converged_=True, no warning.
+    X, y = _problem(n=3000)
+    X, y = X * scale_X, y * scale_y
+    with pytest.raises(ValueError) as in_memory:
+        GradientDescentRegressor().fit(X, y)
+    reg = GradientDescentRegressor().fit(*_problem(n=300))
+    coef = reg.coef_.copy()
+    with pytest.raises(ValueError) as on_dask:
+        reg.fit(da.from_array(X, chunks=(700, 5)), da.from_array(y, chunks=700))
+    assert str(on_dask.value) == str(in_memory.value)
+    np.testing.assert_array_equal(reg.coef_, coef)

@@ -171,3 +171,18 @@ def test_large_float32_data_do_not_claim_what_float32_cannot_certify():
     error = np.max(np.abs(est.coef_ - exact) * X.std(0)) / y.std()
     assert error <= est.change_curve_[-1]
     assert GradientDescentRegressor().fit(X, y).converged_  # float64: tol is reached
+
+
+def test_full_batch_averaged_loss_curve_is_the_objective_of_the_average():
+    from gdreg.optimizers import AveragedSGD
+
+    X, Y, _ = _problem(n=80, d=3)
+    y = Y[:, 0]
+    est = GradientDescentRegressor(
+        optimizer=AveragedSGD(sampling="batch"), max_iter=4, tol=None, record_path=True
+    ).fit(X, y)
+    for loss, coef, intercept in zip(
+        est.loss_curve_, est.coef_path_[1:], est.intercept_path_[1:], strict=True
+    ):
+        residual = X @ coef + intercept - y
+        assert loss == pytest.approx(0.5 * np.mean(residual**2), rel=1e-10)

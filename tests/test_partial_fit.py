@@ -5,7 +5,8 @@ import pickle
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from sklearn.linear_model import LinearRegression, Ridge
+from sklearn.base import clone
+from sklearn.linear_model import LinearRegression, Ridge, SGDRegressor
 from sklearn.utils.estimator_checks import (
     check_dataframe_column_names_consistency,
     check_estimators_partial_fit_n_features,
@@ -403,3 +404,367 @@ def test_stream_reaches_normal_equation_with_weights_multi_target():
     coef, intercept = normal_equation(X, y, sample_weight=w)
     np.testing.assert_allclose(reg.coef_, coef, rtol=1e-6)
     np.testing.assert_allclose(reg.intercept_, intercept, rtol=1e-6)
+
+
+# -- a stream cannot run away (issue 13, item 1) ---------------------------------------------
+def _issue_stream(first_spread=1.0):
+    """The issue's stream: 2 rows, then 500-row chunks of unscaled features.
+
+    ``first_spread`` shrinks the spread of the 2 first rows about their mean, so
+    the first chunk shows even less of the curvature to come.
+    """
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(5000, 5)) * 10
+    X[:2] = X[:2].mean(axis=0) + first_spread * (X[:2] - X[:2].mean(axis=0))
+    y = X @ [1.0, 2.0, 3.0, 4.0, 5.0] + 7.0
+    chunks = [slice(0, 2)] + [slice(s, s + 500) for s in range(2, 5000, 500)] * 2
+    return X, y, chunks
+
+
+def _half_mse(reg, X, y):
+    """The chunk objective of the stream's model (the intercept learned: the plain MSE / 2)."""
+    return 0.5 * float(np.mean((y - reg.predict(X)) ** 2))
+
+
+@pytest.mark.parametrize("first_spread", [1.0, 0.2])
+@pytest.mark.parametrize("optimizer", ["batch", "stochastic", "minibatch"])
+def test_stream_lowers_auto_step_on_more_curvature_and_matches_sgdregressor(
+    optimizer, first_spread
+):
+    # On the committed code: batch R^2 = -8e11 (spread 1) and -3e74 (spread 0.2) without
+    # a word; stochastic and mini-batch raise "learning rate is too large" (spread 0.2).
+    X, y, chunks = _issue_stream(first_spread)
+    reg = GradientDescentRegressor(optimizer=optimizer, random_state=0)
+    sgd = SGDRegressor(random_state=0)
+    for rows in chunks:
+        reg.partial_fit(X[rows], y[rows])
+        sgd.partial_fit(X[rows], y[rows])
+        assert np.isfinite(reg.loss_curve_[-1])
+    first_step = GradientDescentRegressor(optimizer=optimizer).partial_fit(X[:2], y[:2])
+    assert sgd.score(X, y) > 1 - 1e-6  # the same stream, scikit-learn's SGD
+    assert reg.score(X, y) > 1 - 1e-4
+    assert reg.learning_rate_.eta0 <= first_step.learning_rate_.eta0
+    if not (optimizer == "minibatch" and first_spread == 1.0):  # there 1/L(2 rows) is stable
+        assert reg.learning_rate_.eta0 < first_step.learning_rate_.eta0 / 2
+
+
+def test_stochastic_auto_step_is_the_smallest_chunk_step_seen():
+    X, y, chunks = _issue_stream(0.2)
+    reg = GradientDescentRegressor(optimizer="stochastic", random_state=0)
+    steps = []
+    for rows in chunks[:4]:
+        reg.partial_fit(X[rows], y[rows])
+        Xc = X[rows] - reg._partial_fit_state.x_offset  # centred on the first chunk
+        L_max = np.max(np.einsum("ij,ij->i", Xc, Xc) + 1.0)  # +1: the learned intercept
+        steps.append(1.0 / L_max)
+        assert reg.learning_rate_.eta0 == pytest.approx(min(steps), rel=1e-10)
+        assert reg.learning_rate_.t0 == 2  # the decay keeps the first chunk's time scale
+    assert min(steps) < steps[0] / 10
+
+
+def test_batch_auto_step_lowered_to_the_chunk_that_raised_its_objective():
+    X, y, chunks = _issue_stream(0.2)
+    reg = GradientDescentRegressor().partial_fit(X[:2], y[:2])
+    first = reg.learning_rate_.eta0
+    rows = chunks[1]
+    before = _half_mse(reg, X[rows], y[rows])
+    reg.partial_fit(X[rows], y[rows])
+    offset = reg._partial_fit_state.x_offset
+    assert reg.learning_rate_.eta0 == pytest.approx(
+        1.0 / _centred_hessian_top(X[rows], offset), rel=1e-8
+    )
+    assert reg.learning_rate_.eta0 < first / 3
+    # the call was run again with the lowered step: its objective went down
+    assert reg.loss_curve_[-1] < before
+    assert reg.loss_curve_[-1] == pytest.approx(_half_mse(reg, X[rows], y[rows]), rel=1e-10)
+    assert (reg.n_iter_, reg.t_) == (2, 2)
+
+
+@pytest.mark.parametrize("optimizer", ["batch", "minibatch"])
+def test_auto_stream_of_unlike_chunks_never_raises_a_chunk_objective_much(optimizer):
+    rng = np.random.default_rng(3)
+    X, y = _problem(n=3000, d=4, seed=3)
+    reg = GradientDescentRegressor(optimizer=optimizer, batch_size=8, random_state=0)
+    sizes, scales = rng.choice([2, 5, 40, 300], 80), rng.choice([0.1, 1, 3], 80)
+    for size, scale in zip(sizes, scales, strict=True):
+        rows = rng.integers(0, 3000, size=size)
+        Xs, ys = scale * X[rows], scale * y[rows]
+        before = _half_mse(reg, Xs, ys) if hasattr(reg, "coef_") else np.inf
+        reg.partial_fit(Xs, ys)
+        if optimizer == "batch":  # a stable full-batch step never raises it
+            assert _half_mse(reg, Xs, ys) <= before * (1 + 1e-8) + 1e-12
+    assert reg.score(X, y) > 0.9
+
+
+@pytest.mark.parametrize(
+    "optimizer, eta_times_L", [("batch", 3.5), ("minibatch", 2.3)], ids=["batch", "minibatch"]
+)
+def test_stream_diverging_across_calls_raises_and_keeps_the_last_state(optimizer, eta_times_L):
+    # Each call grows the loss a few times, which each call's own test (against its
+    # own start) lets through: on the committed code R^2 reaches -1e38 / -1e113 in 60
+    # calls without a word.
+    X, y, chunks = _issue_stream(1.0)
+    Z = np.c_[X[2:502] - X[2:502].mean(axis=0), np.ones(500)]
+    eta0 = eta_times_L / np.linalg.eigvalsh(Z.T @ Z / 500)[-1]
+    reg = GradientDescentRegressor(
+        optimizer=optimizer, learning_rate="constant", eta0=eta0, random_state=0
+    )
+    with pytest.raises(ValueError, match="partial_fit diverged at call") as error:
+        for call in range(60):
+            rows = chunks[1 + call % 10]
+            kept = pickle.dumps(reg)
+            reg.partial_fit(X[rows], y[rows])
+    assert call < 10
+    assert "largest stable step size" in str(error.value)
+    assert pickle.dumps(reg) == kept  # the state from before the failing call
+    assert reg.score(X, y) > -100  # bounded by 10x the loss of the mean, not exploded
+    # a smaller step continues the same stream
+    reg.set_params(eta0=eta0 / 10).partial_fit(X[rows], y[rows])
+    assert reg.n_iter_ == call + 1
+
+
+def test_stream_divergence_test_lets_a_chunk_unlike_the_first_start_high():
+    # A chunk where the model is far worse than ever (the relation changed) is no
+    # divergence as long as the call brings its objective down.
+    X, y = _problem(n=400, d=3)
+    reg = GradientDescentRegressor(learning_rate="constant", eta0=0.05)
+    for _ in range(30):
+        reg.partial_fit(X[:200], y[:200])
+    shifted = -20.0 * y[200:]
+    assert _half_mse(reg, X[200:], shifted) > 1e3 * reg.loss_curve_.min()
+    for _ in range(5):
+        reg.partial_fit(X[200:], shifted)
+    assert reg.loss_curve_[-1] < reg.loss_curve_[-5]
+
+
+def test_one_row_chunks_get_their_own_per_sample_step():
+    # resolve_schedule takes a one-row objective for a full batch and gives it a step
+    # of 1.0; without an intercept one row of norm 10 then overshoots by 100x.
+    reg = GradientDescentRegressor(optimizer="stochastic", fit_intercept=False)
+    reg.partial_fit([[10.0]], [1.0])
+    assert reg.learning_rate_.eta0 == pytest.approx(0.01)
+    np.testing.assert_allclose(reg.coef_, [0.1])
+
+
+# -- set_params between calls (issue 13, item 3) ---------------------------------------------
+def _reference_calls(calls, fit_intercept=True):
+    """Plain updates, one call after another, each with its own settings.
+
+    ``calls`` holds ``(X, Y, sampling, batch, eta, alpha)``, ``eta`` a function of
+    the stream's update count ``t = 1, 2, ...``; offsets from the first call.
+    """
+    X0, Y0 = calls[0][0], calls[0][1]
+    m = X0.mean(axis=0) if fit_intercept else np.zeros(X0.shape[1])
+    my = Y0.mean(axis=0) if fit_intercept else np.zeros(Y0.shape[1])
+    w, b = np.zeros((X0.shape[1], Y0.shape[1])), np.zeros(Y0.shape[1])
+    t = 0
+    for X, Y, sampling, batch, eta, alpha in calls:
+        Xc, Yc = X - m, Y - my
+        size = len(X) if sampling == "batch" else batch
+        for start in range(0, len(X), size):
+            rows = slice(start, start + size)
+            r = Xc[rows] @ w + b - Yc[rows]
+            t += 1
+            grad_w = Xc[rows].T @ r / len(r) + alpha * w
+            grad_b = r.mean(axis=0) if fit_intercept else 0.0
+            w, b = w - eta(t) * grad_w, b - eta(t) * grad_b
+    return w, my - m @ w + b
+
+
+#: (parameter, value from the start, value set before the third call) and the
+#: settings of the reference stream before and after.
+APPLIED_BETWEEN_CALLS = {
+    "eta0": (
+        {"eta0": 0.05},
+        {"eta0": 0.01},
+        ("batch", None, Constant(0.05), 0.0),
+        ("batch", None, Constant(0.01), 0.0),
+    ),
+    "learning_rate": (
+        {"learning_rate": "constant", "eta0": 0.05},
+        {"learning_rate": InverseSqrt(0.2, t0=3.0)},
+        ("batch", None, Constant(0.05), 0.0),
+        ("batch", None, InverseSqrt(0.2, t0=3.0), 0.0),
+    ),
+    "optimizer": (
+        {"optimizer": "batch"},
+        {"optimizer": optimizers.GradientDescent(sampling="minibatch", batch_size=7)},
+        ("batch", None, Constant(0.05), 0.0),
+        ("minibatch", 7, Constant(0.05), 0.0),
+    ),
+    "alpha": (
+        {"alpha": 0.0},
+        {"alpha": 0.3},
+        ("batch", None, Constant(0.05), 0.0),
+        ("batch", None, Constant(0.05), 0.3),
+    ),
+    "batch_size": (
+        {"optimizer": "minibatch", "batch_size": 7},
+        {"batch_size": 11},
+        ("minibatch", 7, Constant(0.05), 0.0),
+        ("minibatch", 11, Constant(0.05), 0.0),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(APPLIED_BETWEEN_CALLS))
+def test_set_params_between_calls_applies_at_the_next_call(name):
+    # On the committed code optimizer, learning_rate and eta0 were silently ignored.
+    start, change, before, after = APPLIED_BETWEEN_CALLS[name]
+    X, y = _problem(n=90, d=3, k=2)
+    parts = [slice(0, 40), slice(40, 65), slice(65, 90), slice(0, 40)]
+    params = {"learning_rate": "constant", "eta0": 0.05, "shuffle": False, **start}
+    reg = GradientDescentRegressor(**params)
+    for rows in parts[:2]:
+        reg.partial_fit(X[rows], y[rows])
+    reg.set_params(**change)
+    for rows in parts[2:]:
+        reg.partial_fit(X[rows], y[rows])
+    settings = [before, before, after, after]
+    calls = [
+        (X[rows], y[rows], sampling, batch, eta, alpha)
+        for rows, (sampling, batch, eta, alpha) in zip(parts, settings, strict=True)
+    ]
+    w, b = _reference_calls(calls)
+    np.testing.assert_allclose(reg.coef_, w.T, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(reg.intercept_, b, rtol=1e-10, atol=1e-12)
+    updates = [
+        1 if sampling == "batch" else int(np.ceil((rows.stop - rows.start) / batch))
+        for rows, (sampling, batch, *_) in zip(parts, settings, strict=True)
+    ]
+    assert (reg.n_iter_, reg.t_) == (4, sum(updates))
+
+
+def test_set_learning_rate_auto_mid_stream_is_resolved_on_the_next_chunk():
+    X, y = _problem(n=100, d=3)
+    reg = GradientDescentRegressor(learning_rate="constant", eta0=0.001)
+    reg.partial_fit(X[:50], y[:50])
+    reg.set_params(learning_rate="auto").partial_fit(X[50:], y[50:])
+    L = _centred_hessian_top(X[50:], reg._partial_fit_state.x_offset)
+    assert isinstance(reg.learning_rate_, Constant)
+    assert reg.learning_rate_.eta0 == pytest.approx(1.0 / L, rel=1e-8)
+
+
+def test_set_optimizer_mid_stream_starts_from_the_current_model_with_a_fresh_state():
+    X, y = _problem(n=200, d=3)
+    params = {"learning_rate": "constant", "eta0": 0.02}
+    reg = GradientDescentRegressor(optimizer=optimizers.Momentum(momentum=0.5), **params)
+    for _ in range(10):
+        reg.partial_fit(X, y)
+    plain = pickle.loads(pickle.dumps(reg))
+    plain.set_params(optimizer="batch")
+    momentum = optimizers.Momentum(momentum=0.9)
+    reg.set_params(optimizer=momentum)
+    for est in (reg, plain):
+        est.partial_fit(X, y)
+    assert isinstance(reg.optimizer_, optimizers.Momentum) and reg.optimizer_.momentum == 0.9
+    assert reg.optimizer_ is not momentum  # a clone: the parameter is never modified
+    # From the current model with a zero velocity, the first momentum step is a plain one
+    # (the velocity built up with momentum 0.5 is dropped).
+    np.testing.assert_array_equal(reg.coef_, plain.coef_)
+    assert reg.intercept_ == plain.intercept_
+    for est in (reg, plain):
+        est.partial_fit(X, y)
+    assert not np.allclose(reg.coef_, plain.coef_, rtol=1e-9)  # now the velocity counts
+    # A nested parameter is a change too.
+    reg.set_params(optimizer__momentum=0.0)
+    plain.set_params(optimizer=optimizers.GradientDescent())
+    for est in (reg, plain):
+        est.partial_fit(X, y)
+    assert reg.optimizer_.momentum == 0.0
+    assert (reg.n_iter_, reg.t_) == (13, 13)
+
+
+@pytest.mark.parametrize("start", [True, False])
+def test_set_fit_intercept_mid_stream_raises_and_keeps_the_model(start):
+    # On the committed code True -> False threw the learned intercept away (MSE 8e-30
+    # -> 1e4) without a word.
+    X, y = _problem(n=120, d=3, shift=5.0)
+    y = y + 100.0
+    reg = GradientDescentRegressor(fit_intercept=start)
+    for _ in range(20):
+        reg.partial_fit(X, y)
+    before = pickle.dumps(reg)
+    prediction = reg.predict(X)
+    reg.set_params(fit_intercept=not start)
+    with pytest.raises(
+        ValueError, match=r"fit_intercept was set to .* start a new stream: call fit"
+    ):
+        reg.partial_fit(X, y)
+    reg.set_params(fit_intercept=start)
+    assert pickle.dumps(reg) == before
+    np.testing.assert_array_equal(reg.predict(X), prediction)
+    reg.partial_fit(X, y)  # set back, the stream goes on
+    assert reg.n_iter_ == 21
+    # a new stream on a clone, with the new setting, is what the message asks for
+    fresh = clone(reg).set_params(fit_intercept=not start).partial_fit(X, y)
+    assert fresh.n_iter_ == 1
+
+
+def test_set_random_state_mid_stream_reseeds_the_shuffling():
+    X, y = _problem(n=60, d=3)
+    changed = GradientDescentRegressor(optimizer="stochastic", random_state=0)
+    seeded = GradientDescentRegressor(optimizer="stochastic", random_state=1)
+    kept = GradientDescentRegressor(optimizer="stochastic", random_state=0)
+    for est in (changed, seeded, kept):
+        est.partial_fit(X[:1], y[:1])  # one row: the same whatever the order
+    changed.set_params(random_state=1)
+    for est in (changed, seeded, kept):
+        est.partial_fit(X, y)
+    np.testing.assert_array_equal(changed.coef_, seeded.coef_)
+    assert not np.array_equal(changed.coef_, kept.coef_)
+
+
+def test_set_shuffle_mid_stream_applies():
+    X, y = _problem(n=60, d=3)
+    changed = GradientDescentRegressor(optimizer="stochastic", random_state=0)
+    ordered = GradientDescentRegressor(optimizer="stochastic", random_state=0, shuffle=False)
+    for est in (changed, ordered):
+        est.partial_fit(X[:1], y[:1])
+    changed.set_params(shuffle=False)
+    for est in (changed, ordered):
+        est.partial_fit(X, y)
+    np.testing.assert_array_equal(changed.coef_, ordered.coef_)
+
+
+@pytest.mark.parametrize(
+    "change", [{"max_iter": 3}, {"tol": None}, {"tol": 1e-2}, {"warm_start": True}]
+)
+def test_parameters_partial_fit_does_not_use_change_nothing(change):
+    X, y = _problem(n=80, d=3)
+    changed = GradientDescentRegressor(optimizer="minibatch", random_state=0)
+    unchanged = GradientDescentRegressor(optimizer="minibatch", random_state=0)
+    for est in (changed, unchanged):
+        est.partial_fit(X[:40], y[:40])
+    changed.set_params(**change)
+    for est in (changed, unchanged):
+        est.partial_fit(X[40:], y[40:]).partial_fit(X[:40], y[:40])
+    np.testing.assert_array_equal(changed.coef_, unchanged.coef_)
+    assert changed.converged_ is unchanged.converged_ is False
+
+
+def test_set_verbose_and_record_path_mid_stream_apply(capsys):
+    X, y = _problem(n=60, d=3)
+    reg = GradientDescentRegressor()
+    reg.partial_fit(X[:30], y[:30])
+    assert capsys.readouterr().out == "" and not hasattr(reg, "coef_path_")
+    reg.set_params(verbose=1, record_path=True).partial_fit(X[30:], y[30:])
+    assert capsys.readouterr().out.count("Epoch") == 1
+    assert reg.coef_path_.shape == (2, 3)  # the path starts at the call that set it
+    reg.partial_fit(X[:30], y[:30])
+    assert reg.coef_path_.shape == (3, 3)
+    np.testing.assert_array_equal(reg.coef_path_[-1], reg.coef_)
+
+
+def test_every_parameter_has_a_mid_stream_test():
+    covered = set(APPLIED_BETWEEN_CALLS) | {
+        "fit_intercept",
+        "random_state",
+        "shuffle",
+        "max_iter",
+        "tol",
+        "warm_start",
+        "verbose",
+        "record_path",
+    }
+    assert covered == set(GradientDescentRegressor().get_params(deep=False))

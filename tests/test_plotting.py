@@ -195,6 +195,54 @@ def test_cost_surface_without_path_and_feature_names():
     assert disp.ax_.get_xlabel() == "coef[age]"
 
 
+def test_cost_surface_names_the_drawn_pair_and_where_the_others_are_held():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(100, 10))
+    y = X @ np.arange(1.0, 11.0) + 2.0 + 0.1 * rng.normal(size=100)
+    reg = GradientDescentRegressor(record_path=True).fit(X, y)
+    disp = CostSurfaceDisplay.from_estimator(reg, X, y)
+    assert (disp.ax_.get_xlabel(), disp.ax_.get_ylabel()) == ("coef[0]", "coef[1]")
+    held = "coef[2] to coef[9] and the intercept held at their fitted values"
+    assert disp.held == held
+    title = disp.ax_.get_title().replace("\n", " ")
+    assert title.startswith("J over coef[0] and coef[1]") and held in title
+    # other pairs: the held coefficients are named, runs of them as ranges
+    disp = CostSurfaceDisplay.from_estimator(reg, X, y, params=(4, "intercept"))
+    assert disp.held == "coef[0] to coef[3] and coef[5] to coef[9] held at their fitted values"
+    disp = CostSurfaceDisplay.from_estimator(reg, X, y, params=(2, 3))
+    assert disp.held == (
+        "coef[0], coef[1], coef[4] to coef[9] and the intercept held at their fitted values"
+    )
+    many = GradientDescentRegressor().fit(np.tile(X, 2), y)  # 20 columns, gaps everywhere
+    disp = CostSurfaceDisplay.from_estimator(many, np.tile(X, 2), y, params=(3, 7))
+    assert disp.held.startswith("coef[0] to coef[2], coef[4] to coef[6], coef[8] to coef[19]")
+    three = GradientDescentRegressor().fit(X[:, :3], y)
+    disp = CostSurfaceDisplay.from_estimator(three, X[:, :3], y, params=(1,))
+    assert disp.held == "coef[0], coef[2] and the intercept held at their fitted values"
+    # the docstring says it too
+    assert "coef[2] to\n    coef[9] and the intercept held" in CostSurfaceDisplay.__doc__
+
+
+def test_cost_surface_held_note_with_feature_names_and_nothing_held(diabetes):
+    pd = pytest.importorskip("pandas")
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    reg = GradientDescentRegressor().fit(X, y)
+    disp = CostSurfaceDisplay.from_estimator(reg, X, y)
+    assert isinstance(X, pd.DataFrame)
+    assert (disp.ax_.get_xlabel(), disp.ax_.get_ylabel()) == ("coef[age]", "coef[sex]")
+    assert disp.held == (
+        "the other 8 coefficients (bmi, bp, s1, s2, s3, s4, s5, s6) and the intercept "
+        "held at their fitted values"
+    )
+    one = GradientDescentRegressor().fit(LINE_X, LINE_Y)
+    disp = CostSurfaceDisplay.from_estimator(one, LINE_X, LINE_Y)
+    assert disp.held is None and disp.ax_.get_title() == ""
+    disp = CostSurfaceDisplay.from_estimator(one, LINE_X, LINE_Y, params=(0,))
+    assert disp.held == "the intercept held at its fitted value"
+
+
 def test_cost_surface_errors():
     reg = GradientDescentRegressor(fit_intercept=False).fit(LINE_X, LINE_Y)
     with pytest.raises(ValueError, match="fit_intercept=False"):
@@ -235,6 +283,41 @@ def test_cost_surface_margin_must_be_finite_and_not_negative(margin):
 
 
 # -- LearningRateDisplay ------------------------------------------------------------
+def measured(est, X, y, optimum_value):
+    """What a run did, measured here independently of the display."""
+    start = objective(X, y, est.coef_path_[0], est.intercept_path_[0])
+    losses = np.concatenate([[start], est.loss_curve_])
+    steps = np.diff(est.coef_path_, axis=0)
+    reversed_ = np.sum(steps[1:] * steps[:-1], axis=1) < 0
+    return {
+        "start_gap": start - optimum_value,
+        "end_gap": est.loss_curve_[-1] - optimum_value,
+        "rises": int(np.sum(np.diff(losses) > 1e-9 * (start - optimum_value))),
+        "reversed": reversed_,
+        "late_reversals": reversed_[len(reversed_) // 2 :].mean() if len(reversed_) else 0.0,
+    }
+
+
+def check_labels_describe_the_runs(disp, X, y):
+    """Every panel's regime and label agree with what its run did."""
+    coef, intercept = normal_equation(X, y)
+    optimum_value = objective(X, y, coef, intercept)
+    for est, regime, label in zip(disp.estimators, disp.regimes, disp.labels, strict=True):
+        if regime == "diverged":
+            continue
+        m = measured(est, X, y, optimum_value)
+        near = est.converged_ or m["end_gap"] <= 1e-4 * m["start_gap"]
+        oscillating = m["rises"] > 0 or m["late_reversals"] > 0.5
+        assert regime == ("oscillating" if oscillating else "good" if near else "slow"), label
+        assert label.startswith(regime)
+        if not est.converged_:  # the gap in the label is the run's own
+            stated = float(label.split("J - J* = ")[1].split(" after")[0])
+            np.testing.assert_allclose(stated, m["end_gap"], rtol=0.05)
+        if regime in ("good", "slow"):  # J fell in every epoch
+            assert m["rises"] == 0
+            assert ("zigzag" in label) == (m["reversed"].sum() >= 2)
+
+
 def test_learning_rate_display_four_regimes(two_features):
     X, y = two_features
     with warnings.catch_warnings():
@@ -244,16 +327,116 @@ def test_learning_rate_display_four_regimes(two_features):
     Xc = X - X.mean(axis=0)
     L = np.linalg.eigvalsh(Xc.T @ Xc / len(X)).max()
     np.testing.assert_allclose(disp.learning_rates, np.array(AUTO_MULTIPLES) / L, rtol=1e-8)
+    np.testing.assert_allclose(disp.textbook_step, 1 / L, rtol=1e-8)
     assert disp.regimes == ["slow", "good", "oscillating", "diverged"]
+    check_labels_describe_the_runs(disp, X, y)
     assert len(disp.axes_) == 4 and disp.figure_ is disp.axes_[0].figure
-    for ax, rate, label, line, est in zip(
-        disp.axes_, disp.learning_rates, disp.labels, disp.lines_, disp.estimators, strict=True
-    ):
-        assert ax.get_title() == f"eta = {rate:.3g}\n{label}"
-        np.testing.assert_array_equal(line.get_ydata(), est.loss_curve_)
+    steps = ["0.05/L", "1/L", "1.85/L", "2.1/L"]
+    coef, intercept = normal_equation(X, y)
+    optimum_value = objective(X, y, coef, intercept)
+    for ax, rate, step, label, line, est in zip(
+        disp.axes_, disp.learning_rates, steps, disp.labels, disp.lines_, disp.estimators,
+        strict=True,
+    ):  # fmt: skip
+        assert ax.get_title() == f"eta = {rate:.3g} = {step}\n{label}"
+        # J - J*, floored at the round-off of J
+        gap = est.loss_curve_ - optimum_value
+        drawn = line.get_ydata()
+        np.testing.assert_allclose(drawn[gap > 1e-9], gap[gap > 1e-9], rtol=1e-6)
+        assert np.all(drawn > 0)
+        assert ax.get_yscale() == "log"  # one scale for all panels
+    check_shared_limits(disp)
+    assert disp.axes_[0].get_ylabel().startswith("J - J*") and disp.axes_[1].get_ylabel() == ""
     assert disp.labels[0].startswith("slow") and disp.labels[3].startswith("diverging")
+    assert disp.labels[2].startswith("oscillating, near J*")
     diverging = disp.estimators[3].loss_curve_
     assert diverging[-1] > 100 * diverging[0]
+
+
+def check_shared_limits(disp):
+    """The stable panels share their y limits; a diverging one widens them."""
+    stable = [
+        ax.get_ylim() for ax, r in zip(disp.axes_, disp.regimes, strict=True) if r != "diverged"
+    ]
+    assert len(set(stable)) == 1
+    (low, high) = stable[0]
+    for ax, regime in zip(disp.axes_, disp.regimes, strict=True):
+        if regime == "diverged":
+            assert ax.get_ylim()[0] <= low and ax.get_ylim()[1] > high
+
+
+@pytest.fixture(scope="module")
+def diabetes():
+    from sklearn.datasets import load_diabetes
+
+    return load_diabetes(return_X_y=True)
+
+
+def test_learning_rate_display_on_diabetes_labels_what_each_run_did(diabetes):
+    """Condition number 470: in 50 epochs no constant step gets near the optimum.
+
+    The labels say so (no panel is called good), the 1.85/L run, which zigzags
+    only until its steep directions have settled and then drifts, is called slow
+    with its zigzag named, and every gap quoted is the run's own, so that the
+    ranking of the panels can be read from the titles.
+    """
+    X, y = diabetes
+    disp = LearningRateDisplay.from_data(X, y)
+    check_labels_describe_the_runs(disp, X, y)
+    assert disp.regimes == ["slow", "slow", "slow", "diverged"]
+    assert "good" not in disp.regimes
+    assert "zigzag for the first 34 epochs only" in disp.labels[2]
+    assert "zigzag" not in disp.labels[1] and "zigzag" not in disp.labels[0]
+    gaps = [float(label.split("J - J* = ")[1].split(" ")[0]) for label in disp.labels[:3]]
+    assert gaps[0] > gaps[1] > gaps[2]  # the larger stable steps got closer
+    # the panels share one log scale (no linear panel next to a log one)
+    assert {ax.get_yscale() for ax in disp.axes_} == {"log"}
+    check_shared_limits(disp)
+
+
+def test_learning_rate_display_on_diabetes_with_enough_epochs_is_good(diabetes):
+    """Given the epochs, the runs that reach the optimum are called good, and a
+    run that still zigzags at the end is called oscillating, near J*."""
+    X, y = diabetes
+    Xc = X - X.mean(axis=0)
+    L = np.linalg.eigvalsh(Xc.T @ Xc / len(X)).max()
+    disp = LearningRateDisplay.from_data(
+        X, y, learning_rates=[0.05 / L, 1.85 / L, 1.99 / L], max_iter=1000
+    )
+    check_labels_describe_the_runs(disp, X, y)
+    assert disp.regimes == ["slow", "good", "oscillating"]
+    assert disp.labels[2].startswith("oscillating, near J*")
+
+
+def test_learning_rate_display_momentum_rises_are_oscillation(diabetes):
+    from gdreg.optimizers import Momentum
+
+    X, y = diabetes
+    est = GradientDescentRegressor(optimizer=Momentum(momentum=0.9))
+    disp = LearningRateDisplay.from_data(X, y, estimator=est, learning_rates="auto")
+    check_labels_describe_the_runs(disp, X, y)
+    assert disp.regimes[1] == "oscillating" and "J rose in" in disp.labels[1]
+
+
+def test_learning_rate_display_steepest_direction_shows_one_minus_eta_l(diabetes):
+    """Along the top eigenvector the error is (1 - eta L)^k: this shows the zigzag."""
+    X, y = diabetes
+    disp = LearningRateDisplay.from_data(X, y, kind="steepest", max_iter=20)
+    for errors, line, multiple in zip(
+        disp.steepest_errors, disp.lines_, AUTO_MULTIPLES, strict=True
+    ):
+        np.testing.assert_array_equal(line.get_ydata(), errors)
+        k = np.arange(len(errors))
+        np.testing.assert_allclose(errors, (1 - multiple) ** k, atol=1e-6)
+    stable_limits = {
+        ax.get_ylim()
+        for ax, regime in zip(disp.axes_, disp.regimes, strict=True)
+        if regime != "diverged"
+    }
+    assert len(stable_limits) == 1  # one scale for the stable panels, symmetric about 0
+    ((low, high),) = stable_limits
+    assert low == -high and high >= 1.0
+    assert disp.axes_[3].get_ylim()[1] > 1.1**20 * 0.9  # the diverging panel fits its zigzag
 
 
 def test_learning_rate_display_caught_divergence_shows_epochs_before_it(two_features):
@@ -282,6 +465,15 @@ def test_learning_rate_display_paths_on_surfaces():
     # The diverging path was cut where it leaves 3x its starting distance.
     path, optimum = disp.surfaces[3].path[:, 0], disp.surfaces[3].optimum[0]
     assert np.all(np.abs(path - optimum) <= 3 * abs(path[0] - optimum) + 1e-12)
+
+
+def test_learning_rate_display_path_says_where_the_other_coefficients_are(diabetes):
+    X, y = diabetes
+    disp = LearningRateDisplay.from_data(X, y, kind="path", max_iter=10)
+    held = "coef[2] to coef[9] and the intercept held at their fitted values"
+    assert all(surface.held == held for surface in disp.surfaces)
+    assert held in disp.figure_.get_suptitle()
+    assert (disp.axes_[0].get_xlabel(), disp.axes_[0].get_ylabel()) == ("coef[0]", "coef[1]")
 
 
 def test_learning_rate_display_errors(two_features):

@@ -243,3 +243,90 @@ def test_errors_leave_the_estimator_untouched():
         SufficientStatistics().update(frame, y).update(X, y)
     with pytest.raises(ValueError, match="non-negative"):
         SufficientStatistics().update(X, y, -np.ones(100))
+
+
+# -- fit's checks, on data seen a chunk at a time (issue 13, item 2) ------------------------------
+def _fit_error(X, y):
+    with pytest.raises(ValueError) as error:
+        GradientDescentRegressor().fit(X, y)
+    return str(error.value)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize(
+    "scale_X, scale_y, which",
+    [(1e200, 1.0, "overflow"), (1.0, 1e200, "overflow"), (1e-200, 1.0, "underflow")],
+    ids=["X_1e200", "y_1e200", "X_1e-200"],
+)
+def test_magnitude_checks_see_every_chunk_and_give_fits_message(scale_X, scale_y, which):
+    # On the committed code: SciPy's "array must not contain infs or NaNs", "the
+    # learning rate is too large", and for X ~ 1e-200 R^2 = 0 with converged_=True.
+    X, y = _problem(n=600, d=3)
+    X, y = X * scale_X, y * scale_y
+    stats = SufficientStatistics.from_chunks(
+        (X[i : i + 100], y[i : i + 100]) for i in range(0, 600, 100)
+    )
+    reg = GradientDescentRegressor()
+    with pytest.raises(ValueError) as error:
+        fit_from_statistics(reg, stats)
+    assert str(error.value) == _fit_error(X, y)  # the largest entry of all the chunks
+    assert which in str(error.value)
+    assert not hasattr(reg, "coef_")
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_underflow_is_judged_on_all_chunks_not_one():
+    X, y = _problem(n=400, d=3)
+    tiny = X.copy()
+    tiny[:200] *= 1e-200  # one chunk alone would underflow; the data do not
+    stats = SufficientStatistics.from_chunks([(tiny[:200], y[:200]), (tiny[200:], y[200:])])
+    streamed = fit_from_statistics(GradientDescentRegressor(tol=1e-10), stats)
+    in_memory = GradientDescentRegressor(tol=1e-10).fit(tiny, y)
+    assert _relative(streamed.coef_, in_memory.coef_) < 1e-8
+
+
+def test_statistics_keep_the_largest_magnitudes_across_merges():
+    X, y = _problem(n=300, d=3, k=2)
+    X[17, 2], y[250, 1] = -1e6, 3e5
+    parts = [SufficientStatistics().update(X[i : i + 100], y[i : i + 100]) for i in (0, 100, 200)]
+    merged = parts[2].merge(parts[0]).merge(parts[1])
+    for stats in (merged, SufficientStatistics.from_chunks([(X, y)])):
+        assert stats.x_max_abs == 1e6 and stats.y_max_abs == 3e5
+
+
+@pytest.mark.parametrize("k", [None, 2])
+def test_constant_columns_are_centred_on_the_constant(k):
+    # On the committed code the constant column of a 20-row chunk got the coefficient
+    # 0.78 (its weighted mean differs from 3.7 by round-off) with converged_=True.
+    X, y = _problem(n=20, d=3, k=k)
+    X = np.c_[X, np.full(20, 3.7)]
+    stats = SufficientStatistics().update(X, y)
+    assert stats.x_mean[3] == 3.7
+    np.testing.assert_array_equal(stats.xx[3], 0.0)
+    np.testing.assert_array_equal(stats.xy[3], 0.0)
+    both = stats.merge(SufficientStatistics().update(X[:7], y[:7]))
+    np.testing.assert_array_equal(both.xx[:, 3], 0.0)  # the same constant: still exact
+    reg = fit_from_statistics(GradientDescentRegressor(tol=1e-12, max_iter=10_000), stats)
+    lr = LinearRegression().fit(X, y)
+    np.testing.assert_allclose(reg.coef_, lr.coef_, rtol=1e-6, atol=1e-9)
+    np.testing.assert_array_equal(np.atleast_2d(reg.coef_)[:, 3], 0.0)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_sums_that_overflow_raise_a_clear_error_and_change_nothing():
+    X, y = _problem(n=2000, d=3)
+    stats = SufficientStatistics().update(X[:100], y[:100])
+    before = {name: np.copy(value) for name, value in vars(stats).items() if value is not None}
+    # every weight finite, their sum not: fit rescales them, chunk statistics cannot
+    with pytest.raises(ValueError, match=r"sum past the largest float64.*common factor"):
+        stats.update(X[100:], y[100:], np.full(1900, 1e306))
+    # entries fit accepts (their squares are finite), whose sum over 2000 rows is not
+    big = X / np.abs(X).max() * 1.9e153
+    GradientDescentRegressor(tol=None, max_iter=3).fit(big, y)
+    with pytest.raises(ValueError, match="sufficient statistics overflow float64"):
+        SufficientStatistics().update(big, y)
+    halves = [SufficientStatistics().update(big[i : i + 1000], y[i : i + 1000]) for i in (0, 1000)]
+    with pytest.raises(ValueError, match="sufficient statistics overflow float64"):
+        halves[0].merge(halves[1])
+    for name, value in before.items():
+        np.testing.assert_array_equal(getattr(stats, name), value)

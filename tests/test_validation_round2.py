@@ -27,8 +27,7 @@ from sklearn.exceptions import InconsistentVersionWarning as SklearnInconsistent
 from sklearn.utils._param_validation import InvalidParameterError
 
 import gdreg
-from gdreg import GradientDescentRegressor, _loop
-from gdreg._estimator import InconsistentVersionWarning
+from gdreg import GradientDescentRegressor, InconsistentVersionWarning, _loop
 from gdreg._objective import LeastSquares
 from gdreg.optimizers import SVRG, Adam, GradientDescent, Momentum, as_optimizer
 from gdreg.schedules import (

@@ -77,7 +77,9 @@ class AcceleratedGradient(Optimizer):
         self._validate_params()
         return AcceleratedState(None, None, 0, 0)
 
-    def update(self, grad, state, params, step_size):
+    def update(
+        self, grad: np.ndarray, state: AcceleratedState, params: np.ndarray, step_size: float
+    ) -> tuple[np.ndarray, AcceleratedState]:
         count, restarts = state.count, state.restarts
         if state.previous is None:
             return -step_size * grad, AcceleratedState(params.copy(), grad.copy(), 1, 0)

@@ -131,7 +131,9 @@ class AdaGrad(_Adaptive):
         self._validate_params()
         return AdaGradState(np.full_like(params, self.initial_accumulator_value))
 
-    def update(self, grad, state, params, step_size):
+    def update(
+        self, grad: np.ndarray, state: AdaGradState, params: np.ndarray, step_size: float
+    ) -> tuple[np.ndarray, AdaGradState]:
         sum_of_squares = state.sum_of_squares + grad * grad
         return -step_size * _scaled(grad, sum_of_squares, self.eps), AdaGradState(sum_of_squares)
 
@@ -219,7 +221,9 @@ class RMSProp(_Adaptive):
         self._validate_params()
         return RMSPropState(np.zeros_like(params))
 
-    def update(self, grad, state, params, step_size):
+    def update(
+        self, grad: np.ndarray, state: RMSPropState, params: np.ndarray, step_size: float
+    ) -> tuple[np.ndarray, RMSPropState]:
         square_avg = self.rho * state.square_avg + (1.0 - self.rho) * (grad * grad)
         return -step_size * _scaled(grad, square_avg, self.eps), RMSPropState(square_avg)
 
@@ -323,7 +327,9 @@ class Adam(_Adaptive):
         self._validate_params()
         return AdamState(0, np.zeros_like(params), np.zeros_like(params))
 
-    def update(self, grad, state, params, step_size):
+    def update(
+        self, grad: np.ndarray, state: AdamState, params: np.ndarray, step_size: float
+    ) -> tuple[np.ndarray, AdamState]:
         count = state.count + 1
         mu = self.beta1 * state.mu + (1.0 - self.beta1) * grad
         nu = self.beta2 * state.nu + (1.0 - self.beta2) * (grad * grad)

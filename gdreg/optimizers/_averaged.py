@@ -95,7 +95,9 @@ class AveragedSGD(Optimizer):
         self._validate_params()
         return AveragedState(0, params.copy())
 
-    def update(self, grad, state, params, step_size):
+    def update(
+        self, grad: np.ndarray, state: AveragedState, params: np.ndarray, step_size: float
+    ) -> tuple[np.ndarray, AveragedState]:
         updates = -step_size * grad
         count = state.count + 1
         new_params = params + updates

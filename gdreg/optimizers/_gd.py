@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+import numpy as np
 
 from gdreg import _kernels
 from gdreg.optimizers._base import Optimizer
@@ -48,10 +50,12 @@ class GradientDescent(Optimizer):
     array([-0.5, -0.5])
     """
 
-    def init(self, params):
+    def init(self, params: np.ndarray) -> EmptyState:
         return EmptyState()
 
-    def update(self, grad, state, params, step_size):
+    def update(
+        self, grad: np.ndarray, state: EmptyState, params: np.ndarray, step_size: float
+    ) -> tuple[np.ndarray, EmptyState]:
         return -step_size * grad, state
 
     def _rule_is_plain(self) -> bool:
@@ -59,13 +63,31 @@ class GradientDescent(Optimizer):
         # update() gets the NumPy path, not the kernels of the rule it replaced
         return _kernels.ENABLED and type(self).update is GradientDescent.update
 
-    def compiled_epoch(self, data, params, state, order, steps, batch_size):
+    def compiled_epoch(
+        self,
+        data: Any,
+        params: np.ndarray,
+        state: EmptyState,
+        order: np.ndarray,
+        steps: Any,
+        batch_size: int,
+    ) -> tuple[EmptyState, float] | None:
         if not self._rule_is_plain():
             return None
         loss = _kernels.plain_epoch(data, params, order, steps, batch_size)
         return state, loss
 
-    def compiled_full_batch(self, objective, params, state, steps, *, certificate, tol, limit):
+    def compiled_full_batch(
+        self,
+        objective: Any,
+        params: np.ndarray,
+        state: EmptyState,
+        steps: np.ndarray,
+        *,
+        certificate: Any,
+        tol: float | None,
+        limit: float,
+    ) -> tuple[int, int, np.ndarray, np.ndarray] | None:
         if not self._rule_is_plain():
             return None
         return _kernels.gram_descent(

@@ -37,7 +37,9 @@ class _MomentumBase(Optimizer):
         "momentum": [Interval(Real, 0, 1, closed="left")],
     }
 
-    def __init__(self, sampling: str = "batch", batch_size: int | None = None, momentum=0.9):
+    def __init__(
+        self, sampling: str = "batch", batch_size: int | None = None, momentum: float = 0.9
+    ):
         super().__init__(sampling=sampling, batch_size=batch_size)
         self.momentum = momentum
 
@@ -115,7 +117,9 @@ class Momentum(_MomentumBase):
     (array([1.5, 1.5]), array([-0.15, -0.15]))
     """
 
-    def update(self, grad, state, params, step_size):
+    def update(
+        self, grad: np.ndarray, state: MomentumState, params: np.ndarray, step_size: float
+    ) -> tuple[np.ndarray, MomentumState]:
         velocity = self.momentum * state.velocity + grad
         return -step_size * velocity, MomentumState(velocity)
 
@@ -182,7 +186,9 @@ class Nesterov(_MomentumBase):
     array([-0.15, -0.15])
     """
 
-    def update(self, grad, state, params, step_size):
+    def update(
+        self, grad: np.ndarray, state: MomentumState, params: np.ndarray, step_size: float
+    ) -> tuple[np.ndarray, MomentumState]:
         velocity = self.momentum * state.velocity + grad
         return -step_size * (grad + self.momentum * velocity), MomentumState(velocity)
 
@@ -192,7 +198,19 @@ class Nesterov(_MomentumBase):
 
 
 def accelerated_momentum(condition_number: float) -> float:
-    """Nesterov's momentum for a quadratic of condition number ``kappa``.
+    r"""Compute Nesterov's momentum for a quadratic of condition number ``kappa``.
+
+    Parameters
+    ----------
+    condition_number : float
+        :math:`\kappa = L / \lambda_{min}`; values below 1 are taken as 1.
+
+    Returns
+    -------
+    float
+        :math:`\mu = (\sqrt\kappa - 1) / (\sqrt\kappa + 1)`, the momentum
+        of :class:`Nesterov` that contracts the error by about
+        :math:`1 - 1/\sqrt\kappa` per step with the step :math:`1/L`.
 
     Examples
     --------

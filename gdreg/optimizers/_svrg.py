@@ -3,7 +3,7 @@ r"""Stochastic variance-reduced gradient (SVRG; Johnson and Zhang, 2013)."""
 from __future__ import annotations
 
 from numbers import Integral
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -89,10 +89,46 @@ class SVRG(Optimizer):
         return SVRGState(None, None)
 
     def anchor(self, state: SVRGState, params: np.ndarray, full_grad: np.ndarray) -> SVRGState:
-        """Start an epoch at ``params``, where the full gradient is ``full_grad``."""
+        """Start an epoch at ``params``, where the full gradient is ``full_grad``.
+
+        Parameters
+        ----------
+        state : SVRGState
+            The state of the previous epoch (unused: the anchor is replaced).
+        params : ndarray of shape (n_features + 1, n_targets)
+            The parameters at the start of the epoch: the new anchor.
+        full_grad : ndarray of shape (n_features + 1, n_targets)
+            The gradient of the full objective at ``params``.
+
+        Returns
+        -------
+        SVRGState
+            Copies of ``params`` and ``full_grad``.
+        """
         return SVRGState(params.copy(), full_grad.copy())
 
-    def update(self, grad, state, params, step_size):
+    def update(
+        self, grad: np.ndarray, state: SVRGState, params: np.ndarray, step_size: float
+    ) -> tuple[np.ndarray, SVRGState]:
+        """Not used: an SVRG update needs the batch's gradient at the anchor as well.
+
+        Parameters
+        ----------
+        grad : ndarray of shape (n_features + 1, n_targets)
+            The batch gradient at ``params``.
+        state : SVRGState
+            The anchor and its full gradient.
+        params : ndarray of shape (n_features + 1, n_targets)
+            The current parameters.
+        step_size : float
+            The step of this update.
+
+        Raises
+        ------
+        NotImplementedError
+            Always: the loop runs SVRG through :meth:`numpy_epoch` or
+            :meth:`compiled_epoch`.
+        """
         raise NotImplementedError(
             "SVRG needs the gradient of the same batch at the anchor: the loop runs it "
             "through numpy_epoch or compiled_epoch."
@@ -104,8 +140,42 @@ class SVRG(Optimizer):
         # on well-conditioned data (2000 x 3: 15 and 30 epochs instead of 11 and 10)
         return 1.0 / smoothness
 
-    def numpy_epoch(self, objective, params, state, order, steps, batch):
-        """The readable path: one epoch of variance-reduced updates (``params`` in place)."""
+    def numpy_epoch(
+        self,
+        objective: Any,
+        params: np.ndarray,
+        state: SVRGState,
+        order: np.ndarray,
+        steps: Any,
+        batch: int,
+    ) -> SVRGState:
+        """The readable path: one epoch of variance-reduced updates (``params`` in place).
+
+        The loop calls this instead of :meth:`update` when there is no
+        compiled epoch (see :meth:`compiled_epoch`); both give the same
+        iterates up to round-off.
+
+        Parameters
+        ----------
+        objective : object
+            The least-squares objective (``gdreg._objective.LeastSquares``),
+            whose ``batch_value_and_gradient`` gives batch gradients.
+        params : ndarray of shape (n_features + 1, n_targets)
+            The parameters; updated in place.
+        state : SVRGState
+            The anchor of the epoch and the full gradient there.
+        order : ndarray of int64 of shape (n_samples,)
+            The order in which the epoch visits the samples.
+        steps : array-like of shape (n_updates,)
+            The step of each update.
+        batch : int
+            Samples per update.
+
+        Returns
+        -------
+        SVRGState
+            ``state``, unchanged (the anchor moves at the next epoch).
+        """
         steps = np.asarray(steps)
         for bi, start in enumerate(range(0, len(order), batch)):
             idx = order[start : start + batch]
@@ -114,7 +184,15 @@ class SVRG(Optimizer):
             params -= steps[bi] * (grad - grad_anchor + state.anchor_grad)
         return state
 
-    def compiled_epoch(self, data, params, state, order, steps, batch_size):
+    def compiled_epoch(
+        self,
+        data: Any,
+        params: np.ndarray,
+        state: SVRGState,
+        order: np.ndarray,
+        steps: Any,
+        batch_size: int,
+    ) -> tuple[SVRGState, float] | None:
         if not _kernels.ENABLED or data.learn_intercept:
             return None
         _kernels.svrg_epoch(data, params, state.anchor, state.anchor_grad, order, steps, batch_size)
