@@ -213,7 +213,7 @@ def run(
     if state is None:
         state = optimizer.init(params)
     judge = _Judge.build(objective, tol, certificate, params.dtype)
-    needs_full = judge is not None or optimizer.uses_full_gradient
+    anchored = optimizer.uses_full_gradient
 
     def report(p, s):
         return user_parameters(objective, optimizer.output(p, s))
@@ -233,9 +233,7 @@ def run(
         else:
             # J(0) is half the weighted sum of squares of the centred targets:
             # no pass over X is needed for the usual start from zero
-            if optimizer.uses_full_gradient:
-                value, full_grad = objective.value_and_gradient(params)
-            elif not n:
+            if not n:
                 value = 0.0
             elif not np.any(params):
                 value = half_yty
@@ -263,7 +261,7 @@ def run(
                     # bound describe; the iterate's value still guards against divergence
                     reported_value, out_grad = objective.value_and_gradient(output)
             else:
-                if optimizer.uses_full_gradient:
+                if anchored:  # None before the first epoch: it runs plain
                     state = optimizer.anchor(state, params, full_grad)
                 order = _kernels.shuffled_order(rng, n) if shuffle else np.arange(n)
                 order = order.astype(np.int64, copy=False)
@@ -276,10 +274,12 @@ def run(
                     state, value = done
                 out_grad = None
                 reported_value = value
-                if needs_full:
+                # the bound, or the next epoch's anchor, needs the full gradient
+                # (an SVRG epoch reports no running loss: its value is the exact one)
+                if judge is not None or (anchored and (epoch < max_iter or np.isnan(value))):
                     output = optimizer.output(params, state)
                     full_value, out_grad = objective.value_and_gradient(output)
-                    if optimizer.uses_full_gradient:
+                    if anchored:
                         # the anchor of the next epoch; its objective is exact
                         value, full_grad = full_value, out_grad
                         reported_value = value
