@@ -186,3 +186,17 @@ def test_full_batch_averaged_loss_curve_is_the_objective_of_the_average():
     ):
         residual = X @ coef + intercept - y
         assert loss == pytest.approx(0.5 * np.mean(residual**2), rel=1e-10)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_spreads_are_the_weighted_standard_deviations(weighted):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 3)) * [1.0, 1e-3, 1.0] + [0.0, 5.0, 1e8]  # one column far from 0
+    w = rng.uniform(0.5, 2.0, 3000) if weighted else None
+    c = np.full(3000, 1 / 3000) if w is None else w / w.sum()
+    mean = c @ X
+    objective = LeastSquares(
+        X, X[:, :1], w, alpha=0.0, x_offset=mean, y_offset=np.zeros(1), learn_intercept=False
+    )
+    expected = np.sqrt(c @ (X - mean) ** 2)
+    np.testing.assert_allclose(_accuracy.spreads(objective), expected, rtol=1e-9)
