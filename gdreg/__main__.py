@@ -50,7 +50,7 @@ RULES = (
     "Adam",
     "AcceleratedGradient",
     "SVRG",
-    "AveragedSGD",  # last: its per-sample updates run in Python (seconds per fit)
+    "AveragedSGD",
 )
 
 #: The columns of the table: title, width, alignment. The last one, ``converged``, says

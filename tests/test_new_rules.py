@@ -200,3 +200,36 @@ def test_spreads_are_the_weighted_standard_deviations(weighted):
     )
     expected = np.sqrt(c @ (X - mean) ** 2)
     np.testing.assert_allclose(_accuracy.spreads(objective), expected, rtol=1e-9)
+
+
+@pytest.mark.parametrize("learning_rate", ["auto", "constant"])
+@pytest.mark.parametrize("start", [0, 50])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_averaged_sgd_kernel_matches_the_numpy_path(monkeypatch, learning_rate, start, weighted):
+    from gdreg.optimizers import AveragedSGD
+
+    X, Y, weights = _problem(n=150, d=4)
+    w = weights if weighted else None
+    params = dict(
+        optimizer=AveragedSGD(start=start),
+        learning_rate=learning_rate,
+        eta0=1e-5,
+        alpha=0.01,
+        max_iter=3,
+        tol=None,
+        random_state=0,
+    )
+    fast = GradientDescentRegressor(**params).fit(X, Y[:, 0], sample_weight=w)
+    stream_fast = GradientDescentRegressor(**params)
+    for chunk in range(0, 150, 50):
+        stream_fast.partial_fit(X[chunk : chunk + 50], Y[chunk : chunk + 50, 0])
+    monkeypatch.setattr(_kernels, "ENABLED", False)
+    slow = GradientDescentRegressor(**params).fit(X, Y[:, 0], sample_weight=w)
+    stream_slow = GradientDescentRegressor(**params)
+    for chunk in range(0, 150, 50):
+        stream_slow.partial_fit(X[chunk : chunk + 50], Y[chunk : chunk + 50, 0])
+    np.testing.assert_allclose(fast.coef_, slow.coef_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(fast.intercept_, slow.intercept_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(fast.loss_curve_, slow.loss_curve_, rtol=1e-9)
+    np.testing.assert_allclose(stream_fast.coef_, stream_slow.coef_, rtol=1e-9, atol=1e-12)
+    assert fast.t_ == slow.t_ == 450

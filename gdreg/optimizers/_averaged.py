@@ -8,6 +8,7 @@ from typing import NamedTuple
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from gdreg import _kernels
 from gdreg.optimizers._base import SAMPLINGS, Optimizer
 
 __all__ = ["AveragedSGD", "AveragedState"]
@@ -109,3 +110,15 @@ class AveragedSGD(Optimizer):
 
     def output(self, params: np.ndarray, state: AveragedState) -> np.ndarray:
         return state.average
+
+    def compiled_epoch(self, data, params, state, order, steps, batch_size):
+        # the kernel makes exactly update()'s iterates and averages; a subclass that
+        # changes update() gets the NumPy path
+        if not _kernels.ENABLED or batch_size != 1 or type(self).update is not AveragedSGD.update:
+            return None
+        self._validate_params()
+        average = np.array(state.average, copy=True)
+        loss = _kernels.averaged_epoch(data, params, average, order, steps, state.count, self.start)
+        if loss is None:
+            return None
+        return AveragedState(state.count + len(order), average), loss
