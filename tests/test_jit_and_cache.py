@@ -24,22 +24,22 @@ import numpy as np
 import pytest
 
 import gdreg
-from gdreg import _kernels
+from gdreg._kernels import _compile
 
 PACKAGE = Path(gdreg.__file__).parent
 
 #: Every compiled kernel of ``gdreg._kernels``.
 KERNELS = [
-    "_sgd_dense",
-    "_minibatch_dense",
-    "_plain_epoch_dense",
-    "_plain_epoch_csr",
-    "_svrg_epoch_dense",
-    "_svrg_dense_1d",
-    "_svrg_epoch_csr",
-    "_gram_descent",
-    "_shuffle",
-    "_row_pass",
+    "_plain._sgd_dense",
+    "_plain._minibatch_dense",
+    "_plain._plain_epoch_dense",
+    "_plain._plain_epoch_csr",
+    "_svrg._svrg_epoch_dense",
+    "_svrg._svrg_dense_1d",
+    "_svrg._svrg_epoch_csr",
+    "_gram._gram_descent",
+    "_order._shuffle",
+    "_summaries._row_pass",
 ]
 
 
@@ -81,7 +81,7 @@ def _files(root: Path) -> set:
 
 # -- NUMBA_DISABLE_JIT=1 ---------------------------------------------------------------
 JIT_DISABLED_SCRIPT = """
-    import collections, itertools, json, warnings
+    import collections, importlib, itertools, json, warnings
     import numba, numpy as np, scipy.sparse as sp
     from sklearn.exceptions import ConvergenceWarning
     from gdreg import GradientDescentRegressor, _estimator, _kernels
@@ -97,7 +97,9 @@ JIT_DISABLED_SCRIPT = """
         return run
 
     for name in KERNELS:
-        setattr(_kernels, name, counting(name, getattr(_kernels, name)))
+        family, kernel = name.split(".")
+        module = importlib.import_module("gdreg._kernels." + family)
+        setattr(module, kernel, counting(name, getattr(module, kernel)))
 
     warnings.simplefilter("error")  # also no overflow warnings from the Python kernels
     warnings.simplefilter("ignore", ConvergenceWarning)  # 4 epochs
@@ -155,8 +157,8 @@ def test_every_mode_fits_with_the_jit_disabled(tmp_path):
 
 def test_prefetch_is_a_no_op_in_python():
     # what the kernels call when they run as Python; compiled, the LLVM hint
-    assert _kernels._no_prefetch(np.zeros(3), 1) is None
-    assert _kernels._prefetch is _kernels._prefetch_line  # this process compiles
+    assert _compile._no_prefetch(np.zeros(3), 1) is None
+    assert _compile._prefetch is _compile._prefetch_line  # this process compiles
 
 
 # -- where the cache goes ---------------------------------------------------------------
@@ -165,6 +167,7 @@ FIT_SCRIPT = """
     import numpy as np
     import gdreg
     from gdreg import GradientDescentRegressor, _kernels
+    from gdreg._kernels import _plain
 
     rng = np.random.default_rng(0)
     X = rng.standard_normal((200, 4))
@@ -175,14 +178,14 @@ FIT_SCRIPT = """
             optimizer=optimizer, learning_rate=learning_rate, eta0=0.01, random_state=0
         )
         scores.append(model.fit(X, y).score(X, y))
-    stats = _kernels._sgd_dense.stats
+    stats = _plain._sgd_dense.stats
     print(json.dumps({
         "package": gdreg.__file__,
         "cache_dir": _kernels.CACHE_DIR,
         "cache_path": stats.cache_path,
         "hits": sum(stats.cache_hits.values()),
         "misses": sum(stats.cache_misses.values()),
-        "compiled": len(_kernels._sgd_dense.signatures),
+        "compiled": len(_plain._sgd_dense.signatures),
         "scores": scores,
     }))
 """
@@ -272,7 +275,7 @@ def test_cache_goes_to_the_user_cache_dir_not_the_package(tmp_path):
     assert Path(first["cache_path"]).parent == expected
     assert first["misses"] >= 1 and first["hits"] == 0
     assert second["hits"] >= 1 and second["misses"] == 0  # loaded, not compiled again
-    assert any(expected.rglob("_kernels._sgd_dense-*.nbi"))
+    assert any(expected.rglob("_plain._sgd_dense-*.nbi"))
     assert not (package / "__pycache__").exists()
     assert min(first["scores"]) > 0.999
 
@@ -280,32 +283,32 @@ def test_cache_goes_to_the_user_cache_dir_not_the_package(tmp_path):
 def test_numba_cache_dir_is_honoured(tmp_path, monkeypatch):
     where = tmp_path / "numba-cache"
     monkeypatch.setattr(numba.config, "CACHE_DIR", str(where))
-    assert _kernels._cache_dir() == str(where)
+    assert _compile._cache_dir() == str(where)
     # an unwritable NUMBA_CACHE_DIR means no cache, never a fallback into the package
     (tmp_path / "file").write_text("")
     monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path / "file" / "cache"))
-    assert _kernels._cache_dir() is None
+    assert _compile._cache_dir() is None
 
 
 @pytest.mark.skipif(sys.platform in ("win32", "darwin"), reason="XDG layout")
 def test_user_cache_dir_follows_xdg(tmp_path, monkeypatch):
     monkeypatch.setattr(numba.config, "CACHE_DIR", "")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert _kernels._cache_dir() == str(tmp_path / "xdg" / "gdreg" / "numba")
+    assert _compile._cache_dir() == str(tmp_path / "xdg" / "gdreg" / "numba")
     # a relative XDG_CACHE_HOME is ignored, as the XDG specification says
     monkeypatch.setenv("XDG_CACHE_HOME", "relative")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert _kernels._cache_dir() == str(tmp_path / "home" / ".cache" / "gdreg" / "numba")
+    assert _compile._cache_dir() == str(tmp_path / "home" / ".cache" / "gdreg" / "numba")
     # no home directory at all: no cache (never the current directory)
     monkeypatch.setattr(os.path, "expanduser", lambda path: path)
-    assert _kernels._user_cache_dir() is None
-    assert _kernels._cache_dir() is None
+    assert _compile._user_cache_dir() is None
+    assert _compile._cache_dir() is None
 
 
 def test_jit_without_cache_dir_compiles_in_memory(monkeypatch):
-    monkeypatch.setattr(_kernels, "CACHE_DIR", None)
+    monkeypatch.setattr(_compile, "CACHE_DIR", None)
 
-    @_kernels._jit(nogil=True)
+    @_compile._jit(nogil=True)
     def twice(x):
         return 2 * x
 

@@ -15,6 +15,7 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 from gdreg import GradientDescentRegressor, _kernels, _loop
+from gdreg._kernels import _plain, _summaries
 from gdreg._objective import LeastSquares, _centred_row_norms
 from gdreg.optimizers import GradientDescent
 from gdreg.schedules import Constant, InverseSqrt, InvScaling
@@ -122,7 +123,7 @@ def test_fused_single_target_matches_general_kernel():
         steps = np.full(-(-X.shape[0] // batch_size), 0.01)
         fused, general = np.zeros((10, 1)), np.zeros((10, 1))
         loss_fused = _kernels.plain_epoch(data, fused, order, steps, batch_size)
-        loss_general = _kernels._plain_epoch_dense(
+        loss_general = _plain._plain_epoch_dense(
             X,
             Y,
             data.scale,
@@ -228,7 +229,7 @@ def test_column_range_is_computed_once_per_array_per_fit(monkeypatch):
 @pytest.mark.parametrize("shape", [(1003, 7), (131, 1), (9, 3), (300, 70)])
 def test_column_summary_matches_numpy(monkeypatch, dtype, weighted, split, shape):
     """Also for narrow X, where unweighted rows are grouped into wider ones."""
-    monkeypatch.setattr(_kernels, "SPLIT_MIN_SIZE", 0 if split else 10**18)
+    monkeypatch.setattr(_summaries, "SPLIT_MIN_SIZE", 0 if split else 10**18)
     rng = np.random.default_rng(11)
     X = rng.standard_normal(shape) * rng.choice([1e-3, 1.0, 10.0, 100.0], shape[1]) + 3.0
     X = X.astype(dtype)
@@ -243,12 +244,12 @@ def test_column_summary_matches_numpy(monkeypatch, dtype, weighted, split, shape
 
 def test_split_passes_do_not_depend_on_the_number_of_threads(monkeypatch):
     """The blocks are fixed, so the summed means are bitwise the same on any core count."""
-    monkeypatch.setattr(_kernels, "SPLIT_MIN_SIZE", 0)
+    monkeypatch.setattr(_summaries, "SPLIT_MIN_SIZE", 0)
     X = np.random.default_rng(3).standard_normal((5001, 9))
     results = []
     for workers in (1, 2, 4):
         monkeypatch.setattr(
-            _kernels, "_pool", lambda workers=workers: ThreadPoolExecutor(max_workers=workers)
+            _summaries, "_pool", lambda workers=workers: ThreadPoolExecutor(max_workers=workers)
         )
         results.append(_kernels.column_summary(X)[2])
         results.append(np.array([_kernels.max_weighted_row_norm(X, X[0], np.ones(5001))]))
