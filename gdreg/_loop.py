@@ -20,6 +20,14 @@ features, so a stalled or slow run cannot look converged. For data in a
 precision below float64 the run also stops once the bound is below what that
 precision can certify (:func:`gdreg._accuracy.precision_floor`), without
 claiming convergence when that floor is above ``tol``.
+
+Divergence
+----------
+A run diverged when the objective or the parameters stop being finite, or
+the objective grows past ``1e10`` times its reference (the larger of its value
+at the start and at zero, :meth:`LeastSquares.value_at_zero`, which the loss
+computes). :func:`verdict` is that rule and the stopping rule, written once;
+:class:`DivergenceError` is what a diverged run raises.
 """
 
 from __future__ import annotations
@@ -30,11 +38,121 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from gdreg import _accuracy, _kernels
+from gdreg._loss import is_squared
 from gdreg._objective import GramLeastSquares
 from gdreg.schedules import Constant, InverseSqrt, as_schedule, steps_for
 
 #: A run whose objective grows past this multiple of its reference value diverged.
 _DIVERGENCE_FACTOR = 1e10
+
+#: What :func:`verdict` says of an epoch: the status codes of the compiled Gram loop.
+RUNNING, CONVERGED, DIVERGED = _kernels.RUNNING, _kernels.CONVERGED, _kernels.DIVERGED
+
+
+class DivergenceError(ValueError):
+    """The iterates of a fit diverged: the step size is too large for the data.
+
+    A ``ValueError``, as before it had a type of its own, so ``except
+    ValueError`` still catches it.
+
+    Parameters
+    ----------
+    message : str
+        What diverged, and the largest stable step for the data.
+    epoch : int or None, default=None
+        The epoch at which the divergence was detected.
+
+    Attributes
+    ----------
+    epoch : int or None
+        The epoch (of the fit, or of the ``partial_fit`` call) at which the
+        divergence was detected.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gdreg import DivergenceError, GradientDescentRegressor
+    >>> X = np.arange(10.0).reshape(-1, 1); y = X.ravel()
+    >>> try:
+    ...     GradientDescentRegressor(learning_rate="constant", eta0=100.0).fit(X, y)
+    ... except DivergenceError as error:
+    ...     print(isinstance(error, ValueError), error.epoch)
+    True 2
+    """
+
+    def __init__(self, message: str, *, epoch: int | None = None):
+        super().__init__(message)
+        self.epoch = epoch
+
+    def __reduce__(self):
+        return type(self), (str(self),), {"epoch": self.epoch}
+
+
+def divergence_limit(reference: float) -> float:
+    """The objective above which a run whose reference value is ``reference`` diverged."""
+    return _DIVERGENCE_FACTOR * reference + np.finfo(float).tiny
+
+
+def verdict(value: float, parameters, limit: float, bound: float, threshold) -> int:
+    """The loop's rule after one epoch: ``DIVERGED``, ``CONVERGED`` or ``RUNNING``.
+
+    Parameters
+    ----------
+    value : float
+        The objective after the epoch (at the iterate).
+    parameters : sequence of ndarray
+        The parameters after the epoch (coefficients, intercept); all must be finite.
+    limit : float
+        :func:`divergence_limit` of the run's reference value.
+    bound : float
+        The error bound of the reported parameters (NaN when not evaluated).
+    threshold : float or None
+        The bound at or below which the run stops; None never stops.
+
+    Returns
+    -------
+    int
+        ``DIVERGED`` (non-finite, or ``value > limit``), else ``CONVERGED``
+        when ``bound <= threshold``, else ``RUNNING``. The compiled Gram loop
+        (:func:`gdreg._kernels.gram_descent`) inlines the same rule; the
+        tests hold the two equal.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> verdict(1.0, [np.ones(2)], 10.0, 1e-3, 1e-2) == CONVERGED
+    True
+    >>> verdict(np.inf, [np.ones(2)], 10.0, 1e-3, 1e-2) == DIVERGED
+    True
+    """
+    if not (np.isfinite(value) and value <= limit):
+        return DIVERGED
+    if not all(np.all(np.isfinite(p)) for p in parameters):
+        return DIVERGED
+    if threshold is not None and bound <= threshold:
+        return CONVERGED
+    return RUNNING
+
+
+class _NumpyOnly:
+    """An optimizer seen without its compiled hooks.
+
+    The compiled epochs write the squared loss; an objective with another
+    loss must run every update through ``optimizer.update`` (or the rule's
+    own ``numpy_epoch``), which use the objective's gradient.
+    """
+
+    def __init__(self, optimizer):
+        self._optimizer = optimizer
+
+    def __getattr__(self, name):
+        return getattr(self._optimizer, name)
+
+    def compiled_epoch(self, *args, **kwargs):
+        return None
+
+    def compiled_full_batch(self, *args, **kwargs):
+        return None
 
 
 class LoopResult(NamedTuple):
@@ -93,6 +211,17 @@ def resolve_schedule(learning_rate, eta0, objective, optimizer, batch_size, n_up
       largest per-sample curvature, for one sample) and ``T`` the updates in
       one epoch: a safe first step that decays as ``1/sqrt(epoch)``, so the
       iterates converge to the optimum instead of hovering around it.
+      Variance-reduced rules keep the constant ``auto_step_size(L(B))``.
+
+    ``L_max`` is always exact (one pass over X). ``L`` is the objective's
+    own: exact when a certificate has computed the spectrum (``tol`` set) or
+    the objective forms it; for a stochastic fit without ``tol`` the
+    estimator records a sampled estimate with a safety factor
+    (:func:`gdreg._accuracy.sampled_lipschitz`), which costs a small fraction
+    of an epoch where the exact ``L`` costs a Gram pass (``n d^2``). Either
+    is capped by ``L_max``, an exact upper bound of ``L``: the step is never
+    below ``auto_step_size(L_max)``, and an estimate too low for the data is
+    caught by the loop's divergence test.
     """
     if not (isinstance(learning_rate, str) and learning_rate == "auto"):
         return as_schedule(learning_rate, eta0)
@@ -101,9 +230,10 @@ def resolve_schedule(learning_rate, eta0, objective, optimizer, batch_size, n_up
         smooth = objective.lipschitz()
     else:
         batch = effective_batch_size(objective.n_samples, sampling, batch_size)
+        largest = objective.lipschitz_max()
         smooth = expected_smoothness(
-            objective.lipschitz() if batch > 1 else 0.0,
-            objective.lipschitz_max(),
+            min(objective.lipschitz(), largest) if batch > 1 else 0.0,
+            largest,
             objective.n_samples,
             batch,
         )
@@ -201,10 +331,15 @@ def run(
 
     Raises
     ------
-    ValueError
+    DivergenceError
         If the iterates diverge (non-finite, or the objective grows by a
-        factor of 1e10); the message gives the largest stable step.
+        factor of 1e10, see :func:`verdict`); the message gives the largest
+        stable step.
     """
+    compiled = is_squared(getattr(objective, "loss", None))
+    if not compiled:
+        # the one place a fast path is refused for a loss the kernels do not compute
+        optimizer = _NumpyOnly(optimizer)
     sampling = optimizer.sampling
     n = objective.n_samples
     batch = effective_batch_size(n, sampling, batch_size)
@@ -226,21 +361,21 @@ def run(
     t = t0
 
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        half_yty = 0.5 * float(np.sum(objective_yty(objective)))
+        at_zero = objective.value_at_zero()
         full_grad = None
         if sampling == "batch":
             value, grad = objective.value_and_gradient(params)
         else:
-            # J(0) is half the weighted sum of squares of the centred targets:
-            # no pass over X is needed for the usual start from zero
+            # the loss gives J(0) without a pass over X: the usual start is from zero
             if not n:
                 value = 0.0
             elif not np.any(params):
-                value = half_yty
+                value = at_zero
             else:
                 value = objective.value(params)
-            data = objective.stochastic_data()
-        reference = max(value, half_yty)
+            data = objective.stochastic_data() if compiled else None
+        reference = max(value, at_zero)
+        limit = divergence_limit(reference)
         if _compiled_gram_applies(objective, record_path, verbose, epoch_callback, judge):
             done = _run_gram_compiled(
                 objective, optimizer, schedule, params, state, max_iter, judge, t0, reference
@@ -265,7 +400,7 @@ def run(
                     state = optimizer.anchor(state, params, full_grad)
                 order = _kernels.shuffled_order(rng, n) if shuffle else np.arange(n)
                 order = order.astype(np.int64, copy=False)
-                done = optimizer.compiled_epoch(data, params, state, order, steps, batch)
+                done = _kernels.compiled_epoch(optimizer, data, params, state, order, steps, batch)
                 if done is None:
                     state, value = _numpy_epoch(
                         objective, optimizer, params, state, order, steps, batch
@@ -287,15 +422,12 @@ def run(
 
             new_coef, new_intercept = report(params, state)
             if judge is None:
-                change = math.nan
+                change, threshold = math.nan, None
             else:
                 change = judge.bound(objective, out_grad)
-            if not (
-                np.isfinite(value)
-                and np.all(np.isfinite(new_coef))
-                and np.all(np.isfinite(new_intercept))
-                and value <= _DIVERGENCE_FACTOR * reference + np.finfo(float).tiny
-            ):
+                threshold = judge.threshold(new_coef)
+            status = verdict(value, (new_coef, new_intercept), limit, change, threshold)
+            if status == DIVERGED:
                 raise _divergence_error(epoch, objective, optimizer)
             coef, intercept = new_coef, new_intercept
             losses.append(reported_value)
@@ -321,7 +453,7 @@ def run(
                 },
             ):
                 break
-            if judge is not None and judge.met(change, coef):
+            if status == CONVERGED:
                 # a bound that only reached the precision floor stops the run without
                 # claiming tol: converged_ always means "at most tol"
                 converged = change <= judge.tol
@@ -384,7 +516,8 @@ class EpochSteps:
     when asked: the compiled per-sample kernel computes the built-in
     :class:`~gdreg.schedules.Constant` and :class:`~gdreg.schedules.InverseSqrt`
     steps itself (``rule``), bitwise as the schedule does, which spares an
-    n-long array per epoch (and a third of the epoch's time at d = 10).
+    n-long array per epoch, a large part of a narrow epoch's time
+    (docs/performance.rst, "Why the code is shaped this way").
 
     Examples
     --------
@@ -458,11 +591,12 @@ def _epoch_steps(schedule, t_first: int, count: int, dtype) -> np.ndarray:
     return steps
 
 
-def _divergence_error(epoch, objective, optimizer) -> ValueError:
-    return ValueError(
+def _divergence_error(epoch, objective, optimizer) -> DivergenceError:
+    return DivergenceError(
         f"The iterates diverged at epoch {epoch}: the learning rate is too large. "
         f"{stable_step_message(objective, optimizer)}; use learning_rate='auto' "
-        "or a smaller eta0."
+        "or a smaller eta0.",
+        epoch=epoch,
     )
 
 
@@ -482,6 +616,7 @@ def _compiled_gram_applies(objective, record_path, verbose, epoch_callback, judg
     """
     return (
         isinstance(objective, GramLeastSquares)
+        and is_squared(objective.loss)
         and _kernels.worth_compiling(objective.n_samples * objective.n_features)
         and not objective.learn_intercept
         and objective.column_scale is None
@@ -497,9 +632,12 @@ def _run_gram_compiled(
 ):
     """The batch branch of :func:`run` for :func:`_compiled_gram_applies` cases.
 
-    Returns None when the optimizer has no compiled full-batch loop.
+    Returns None when the optimizer has no compiled full-batch loop. The
+    kernel stops at the first epoch its inlined copy of :func:`verdict`
+    stops at; the epoch it stopped at is then judged here by :func:`verdict`
+    itself, so the rule that decides the outcome is the one written above.
     """
-    limit = _DIVERGENCE_FACTOR * reference + np.finfo(float).tiny
+    limit = divergence_limit(reference)
     losses, changes = [], []
     t, status, epoch = t0, _kernels.RUNNING, 0
     while epoch < max_iter and status == _kernels.RUNNING:
@@ -521,14 +659,18 @@ def _run_gram_compiled(
         changes.append(chunk_changes)
         epoch += done
         t += done
-    if status == _kernels.DIVERGED:
+    if epoch:
+        last_loss, last_change = float(losses[-1][-1]), float(changes[-1][-1])
+        threshold = None if judge is None else judge.threshold(objective.coef(params))
+        status = verdict(last_loss, (params,), limit, last_change, threshold)
+    if status == DIVERGED:
         raise _divergence_error(epoch, objective, optimizer)
     return LoopResult(
         params=optimizer.output(params, state),
         state=state,
         n_iter=epoch,
         n_updates=t - t0,
-        converged=status == _kernels.CONVERGED,
+        converged=status == CONVERGED,
         loss_curve=np.concatenate(losses),
         change_curve=np.concatenate(changes),
         coef_path=None,
@@ -537,7 +679,12 @@ def _run_gram_compiled(
 
 
 def objective_yty(objective):
-    """Weighted sum of squares of the centred targets (J at w = 0, times 2)."""
+    """Weighted sum of squares of the centred targets, per target (their spread, squared).
+
+    A statistic of the targets that scales the error bound
+    (:func:`gdreg._accuracy.certificate`), whatever the loss; the objective
+    at zero is the loss's (:meth:`LeastSquares.value_at_zero`).
+    """
     if getattr(objective, "yty", None) is not None:
         return objective.yty
     if not objective.n_samples:

@@ -117,7 +117,7 @@ def partial_fit(estimator, X, y, sample_weight):
     try:
         result = epoch(schedule)
         rerun = watch and _rose(values, n_updates)
-    except ValueError as error:  # the call's own divergence test
+    except _loop.DivergenceError as error:  # the call's own divergence test
         if not watch:
             raise
         failure, rerun = error, True
@@ -297,7 +297,7 @@ class _ChunkValues:
     def at_zero(self) -> float:
         if self._at_zero is None:
             with np.errstate(over="ignore", invalid="ignore"):
-                self._at_zero = 0.5 * float(np.sum(_loop.objective_yty(self.objective)))
+                self._at_zero = float(self.objective.value_at_zero())
         return self._at_zero
 
     def _value(self, params) -> float:
@@ -345,7 +345,7 @@ def _check_stream_divergence(optimizer, stream, values, n_updates, call) -> None
         return
     end = values.end()
     if end > limit and end > values.start():
-        raise ValueError(
+        raise _loop.DivergenceError(
             f"partial_fit diverged at call {call} of this stream: it raised its chunk's "
             f"objective from {values.start():.3g} to {end:.3g}, more than "
             f"{STREAM_DIVERGENCE_FACTOR:g} times the stream's reference {reference:.3g} (the "
@@ -353,7 +353,8 @@ def _check_stream_divergence(optimizer, stream, values, n_updates, call) -> None
             f"too large. {_loop.stable_step_message(values.objective, optimizer)}. The "
             "estimator keeps its state from before this call: set a smaller eta0 (set_params "
             "applies at the next call), use learning_rate='auto', or start a new stream with "
-            "fit or a clone."
+            "fit or a clone.",
+            epoch=call,
         )
 
 

@@ -26,6 +26,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from gdreg._estimator import GradientDescentRegressor
+from gdreg._loop import DivergenceError
+from gdreg._loss import SquaredLoss
 from gdreg._reference import normal_equation
 
 __all__ = ["ConvergenceDisplay", "CostSurfaceDisplay", "LearningRateDisplay"]
@@ -555,9 +557,11 @@ class CostSurfaceDisplay:
 
         points = [fitted, optimum] + ([] if path is None else list(path))
         grid = _grid_around(np.array(points), margin, grid_resolution)
-        residual = Y[:, target] - predictions.reshape(len(Y), -1)[:, target]
+        prediction = predictions.reshape(len(Y), -1)[:, target].astype(np.float64)
         columns = [_column(X, c) for c in chosen]
-        values = _objective_slice(residual, columns, weights, grid, fitted, chosen, estimator, pick)
+        values = _objective_slice(
+            prediction, Y[:, target], columns, weights, grid, fitted, chosen, estimator, pick
+        )
         return cls(
             grid=grid,
             values=values,
@@ -699,28 +703,24 @@ def _column(X, index) -> np.ndarray:
     return np.asarray(column.toarray()).ravel() if sp.issparse(column) else np.asarray(column)
 
 
-def _objective_slice(residual, columns, weights, grid, fitted, chosen, estimator, pick):
+#: The loss the estimator fits (:class:`gdreg._objective.LeastSquares`'s default).
+_LOSS = SquaredLoss()
+
+
+def _objective_slice(prediction, target, columns, weights, grid, fitted, chosen, estimator, pick):
     """J on the grid, the other parameters held at the fit.
 
-    Moving the chosen parameters by ``delta`` changes the residuals to
-    ``r - U @ delta``, so J is a quadratic in ``delta`` whose coefficients are
-    a few weighted sums: the grid costs nothing beyond them.
+    Moving the chosen parameters by ``delta`` moves the predictions by
+    ``U @ delta`` (``U`` the chosen columns); the loss evaluates that affine
+    family of predictions (:meth:`gdreg._loss.Loss.affine_values`).
     """
-    S = weights.sum()
     U = np.column_stack(columns)
-    r_w = weights * residual
-    linear = U.T @ r_w  # sum s r u_j
-    quadratic = U.T @ (weights[:, None] * U)  # sum s u_j u_k
-    constant = residual @ r_w
     alpha = float(estimator.alpha)
     coef_sq = float(np.sum(np.square(pick(estimator.coef_, estimator.intercept_, slice(None)))))
     mesh = np.meshgrid(*grid) if len(grid) == 2 else [grid[0]]
-    deltas = [m - f for m, f in zip(mesh, fitted, strict=True)]
-    values = constant - 2 * sum(linear[j] * deltas[j] for j in range(len(deltas)))
-    for j in range(len(deltas)):
-        for k in range(len(deltas)):
-            values = values + quadratic[j, k] * deltas[j] * deltas[k]
-    values = values / (2 * S)
+    deltas = np.stack([np.ravel(m - f) for m, f in zip(mesh, fitted, strict=True)])
+    values = _LOSS.affine_values(prediction, target, weights / weights.sum(), U, deltas)
+    values = values.reshape(mesh[0].shape)
     penalty = coef_sq
     for j, index in enumerate(chosen):
         if index != "intercept":
@@ -730,9 +730,8 @@ def _objective_slice(residual, columns, weights, grid, fitted, chosen, estimator
 
 def _objective_value(X, y, coef, intercept, sample_weight, alpha: float) -> float:
     """J at ``(coef, intercept)`` for a single-target fit."""
-    residual = np.asarray(y, dtype=float) - (np.asarray(X @ coef).ravel() + intercept)
-    weights = np.ones(len(residual)) if sample_weight is None else np.asarray(sample_weight)
-    return float(weights @ residual**2 / (2 * weights.sum()) + 0.5 * alpha * coef @ coef)
+    prediction = np.asarray(X @ coef).ravel() + intercept
+    return _LOSS.objective_value(prediction, y, sample_weight, coef, alpha)
 
 
 def _short(value: float) -> str:
@@ -807,16 +806,15 @@ def _fit_or_last_stable(estimator, X, y, sample_weight, max_iter: int):
     """
     try:
         return clone(estimator).fit(X, y, sample_weight=sample_weight), False
-    except ValueError as exc:
-        if "diverged" not in str(exc):
-            raise
+    except DivergenceError:
+        pass
     good, low, high = None, 0, max_iter  # low epochs succeed, high fail
     while high - low > 1:
         middle = (low + high) // 2
         try:
             trial = clone(estimator).set_params(max_iter=middle, tol=None)
             good, low = trial.fit(X, y, sample_weight=sample_weight), middle
-        except ValueError:
+        except DivergenceError:
             high = middle
     if good is None and low >= 1:
         good = clone(estimator).set_params(max_iter=low, tol=None)

@@ -5,8 +5,11 @@ fit, 2 for the second, ...) to a step size. Schedules hold no state that
 changes during a fit, so one object can be shared, cloned and pickled freely.
 They accept either an integer or a NumPy array of counts, so the loop can ask
 for a whole epoch of step sizes at once. Each checks its parameters when it is
-called and when a fit resolves it (:func:`as_schedule`), and the loop checks
-every step it takes (:func:`steps_for`): a step must be finite and >= 0.
+made (``Constant(-1)`` raises), and again when it is called and when a fit
+resolves it (:func:`as_schedule`), since ``set_params`` changes them without
+a check (scikit-learn's convention, which ``clone`` and ``GridSearchCV`` rely
+on); the loop checks every step it takes (:func:`steps_for`): a step must be
+finite and >= 0.
 
 Any picklable callable ``f(t) -> float`` can be passed to
 :class:`~gdreg.GradientDescentRegressor` as ``learning_rate``; the classes
@@ -111,6 +114,7 @@ class Constant(Schedule):
 
     def __init__(self, eta0: float = 0.01):
         self.eta0 = eta0
+        self._validate_params()
 
     def __call__(self, t: int | np.ndarray) -> float | np.ndarray:
         if not _positive_finite(self.eta0):  # a cheap test: the loop calls this every epoch
@@ -154,6 +158,7 @@ class InverseSqrt(Schedule):
     def __init__(self, eta0: float = 0.01, t0: float = 1.0):
         self.eta0 = eta0
         self.t0 = t0
+        self._validate_params()
 
     def __call__(self, t: int | np.ndarray) -> float | np.ndarray:
         if not (_positive_finite(self.eta0) and _positive_finite(self.t0)):
@@ -210,6 +215,7 @@ class InvScaling(Schedule):
     def __init__(self, eta0: float = 0.01, power_t: float = 0.25):
         self.eta0 = eta0
         self.power_t = power_t
+        self._validate_params()
 
     def __call__(self, t: int | np.ndarray) -> float | np.ndarray:
         self._validate_params()
@@ -256,6 +262,7 @@ class StepDecay(Schedule):
         self.eta0 = eta0
         self.drop = drop
         self.every = every
+        self._validate_params()
 
     def __call__(self, t: int | np.ndarray) -> float | np.ndarray:
         self._validate_params()
@@ -299,6 +306,7 @@ class ExponentialDecay(Schedule):
     def __init__(self, eta0: float = 0.01, gamma: float = 0.999):
         self.eta0 = eta0
         self.gamma = gamma
+        self._validate_params()
 
     def __call__(self, t: int | np.ndarray) -> float | np.ndarray:
         self._validate_params()
@@ -341,7 +349,7 @@ def as_schedule(learning_rate: str | Callable[[int], float], eta0: float) -> Cal
     --------
     >>> as_schedule("invsqrt", 0.5)
     InverseSqrt(eta0=0.5)
-    >>> as_schedule(Constant(-1.0), 0.01)
+    >>> as_schedule(Constant(0.1).set_params(eta0=-1.0), 0.01)
     Traceback (most recent call last):
     ...
     sklearn...InvalidParameterError: The 'eta0' parameter of Constant must be ... Got -1.0 instead.

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
-from gdreg import GradientDescentRegressor, normal_equation
+from gdreg import DivergenceError, GradientDescentRegressor, normal_equation
 
 mpl = pytest.importorskip("matplotlib")
 mpl.use("Agg")
@@ -531,3 +531,33 @@ def test_gdreg_imports_without_matplotlib_and_displays_name_the_extra():
     assert done.returncode == 0, done.stderr
     assert 'pip install "gdreg[plot]"' in done.stdout
     assert "matplotlib" in done.stdout
+
+
+# -- divergence is recognised by its type, not by the words of its message -------------
+class _DivergesAfterThree(GradientDescentRegressor):
+    """Raises a DivergenceError whose text never says "diverged" past three epochs."""
+
+    def fit(self, X, y, sample_weight=None):
+        if self.max_iter > 3:
+            raise DivergenceError("the iterates blew up", epoch=4)
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+class _OtherError(GradientDescentRegressor):
+    """Raises a plain ValueError that happens to contain the word "diverged"."""
+
+    def fit(self, X, y, sample_weight=None):
+        raise ValueError("not a divergence, though the text says diverged")
+
+
+def test_last_stable_fit_recognises_divergence_by_type(two_features):
+    from gdreg.plotting import _fit_or_last_stable
+
+    X, y = two_features
+    est, diverged = _fit_or_last_stable(
+        _DivergesAfterThree(max_iter=10, tol=None, record_path=True), X, y, None, 10
+    )
+    assert diverged and est.max_iter == 3 and est.n_iter_ == 3
+    with pytest.raises(ValueError, match="not a divergence") as info:
+        _fit_or_last_stable(_OtherError(max_iter=10), X, y, None, 10)
+    assert not isinstance(info.value, DivergenceError)

@@ -74,27 +74,57 @@ def test_defaults_repr_clone_pickle(cls):
     np.testing.assert_array_equal(restored(np.arange(1, 10)), schedule(np.arange(1, 10)))
 
 
-@pytest.mark.parametrize(
-    "schedule",
-    [
-        InvScaling(eta0=0.0),
-        InvScaling(power_t=-1.0),
-        StepDecay(drop=0.0),
-        StepDecay(drop=1.5),
-        StepDecay(every=0),
-        ExponentialDecay(gamma=1.1),
-        ExponentialDecay(eta0=-1.0),
-    ],
-    ids=repr,
-)
-def test_bad_parameters_fail_cleanly(schedule):
-    with pytest.raises(ValueError):
+BAD_PARAMETERS = [
+    (Constant, {"eta0": -1}),
+    (Constant, {"eta0": 0.0}),
+    (InverseSqrt, {"eta0": 0}),
+    (InverseSqrt, {"t0": -2.0}),
+    (InvScaling, {"eta0": 0.0}),
+    (InvScaling, {"power_t": -1.0}),
+    (StepDecay, {"drop": 0.0}),
+    (StepDecay, {"drop": 1.5}),
+    (StepDecay, {"every": 0}),
+    (ExponentialDecay, {"gamma": 1.1}),
+    (ExponentialDecay, {"eta0": -1.0}),
+]
+
+
+def _case_id(case):
+    cls, params = case
+    return f"{cls.__name__}({', '.join(f'{k}={v!r}' for k, v in params.items())})"
+
+
+@pytest.mark.parametrize("case", BAD_PARAMETERS, ids=_case_id)
+def test_constructor_rejects_bad_parameters_naming_them(case):
+    cls, params = case
+    ((name, value),) = params.items()
+    message = f"The '{name}' parameter of {cls.__name__} must be .* Got {value!r} instead"
+    with pytest.raises(ValueError, match=message):
+        cls(**params)
+
+
+@pytest.mark.parametrize("case", BAD_PARAMETERS, ids=_case_id)
+def test_bad_parameters_set_later_fail_at_call_and_fit(case):
+    # set_params does not validate (scikit-learn's convention, which clone and
+    # GridSearchCV rely on): the call and the fit catch the bad value instead
+    cls, params = case
+    schedule = cls().set_params(**params)
+    with pytest.raises(ValueError, match=f"'{next(iter(params))}' parameter"):
         schedule(1)
     X, y = np.random.RandomState(0).randn(10, 2), np.arange(10.0)
     reg = GradientDescentRegressor(learning_rate=schedule)
     with pytest.raises(ValueError):
         reg.fit(X, y)
     assert not hasattr(reg, "coef_")
+
+
+@pytest.mark.parametrize("cls", [Constant, InverseSqrt, *NEW_SCHEDULES])
+def test_validating_constructors_keep_clone_and_set_params_working(cls):
+    schedule = cls(eta0=0.25)
+    twin = clone(schedule)
+    assert twin is not schedule and twin.get_params() == schedule.get_params()
+    assert clone(schedule).set_params(eta0=0.5).eta0 == 0.5
+    assert schedule.eta0 == 0.25
 
 
 def test_invscaling_matches_sgdregressor():

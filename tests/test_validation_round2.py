@@ -138,18 +138,27 @@ def test_a_step_past_float32s_range_is_reported_without_a_numpy_warning():
 
 
 # -- item 8: every schedule validates its parameters ----------------------------------
+def _invalid(cls, **params):
+    """A schedule made valid and then given bad parameters by ``set_params``.
+
+    The constructors refuse bad values (tests/test_schedules.py); ``set_params``
+    does not check (scikit-learn's convention), so the call and the fit must.
+    """
+    return cls().set_params(**params)
+
+
 INVALID_SCHEDULES = [
-    (Constant(-1.0), "eta0"),
-    (Constant(0.0), "eta0"),
-    (Constant(float("nan")), "eta0"),
-    (Constant(float("inf")), "eta0"),
-    (InverseSqrt(0.0), "eta0"),
-    (InverseSqrt(-0.5, t0=3.0), "eta0"),
-    (InverseSqrt(1.0, t0=0.0), "t0"),
-    (InverseSqrt(1.0, t0=-2.0), "t0"),
-    (InvScaling(float("inf")), "eta0"),
-    (StepDecay(0.0), "eta0"),
-    (ExponentialDecay(-1.0), "eta0"),
+    (_invalid(Constant, eta0=-1.0), "eta0"),
+    (_invalid(Constant, eta0=0.0), "eta0"),
+    (_invalid(Constant, eta0=float("nan")), "eta0"),
+    (_invalid(Constant, eta0=float("inf")), "eta0"),
+    (_invalid(InverseSqrt, eta0=0.0), "eta0"),
+    (_invalid(InverseSqrt, eta0=-0.5, t0=3.0), "eta0"),
+    (_invalid(InverseSqrt, eta0=1.0, t0=0.0), "t0"),
+    (_invalid(InverseSqrt, eta0=1.0, t0=-2.0), "t0"),
+    (_invalid(InvScaling, eta0=float("inf")), "eta0"),
+    (_invalid(StepDecay, eta0=0.0), "eta0"),
+    (_invalid(ExponentialDecay, eta0=-1.0), "eta0"),
 ]
 
 
@@ -157,7 +166,8 @@ INVALID_SCHEDULES = [
 def test_schedule_parameters_are_validated_when_called_and_resolved(schedule, param):
     name = type(schedule).__name__
     message = f"The '{param}' parameter of {name} must be"
-    assert repr(schedule).startswith(name)  # built like any estimator: no check in __init__
+    with pytest.raises(InvalidParameterError, match=message):
+        type(schedule)(**schedule.get_params())  # the constructor refuses them
     with pytest.raises(InvalidParameterError, match=message):
         schedule(1)
     with pytest.raises(InvalidParameterError, match=message):
@@ -198,13 +208,13 @@ def test_the_loop_does_not_run_an_invalid_built_in_schedule(sampling):
         y_offset=Y.mean(axis=0),
         learn_intercept=False,
     )
-    steps = _loop.EpochSteps(Constant(-1.0), 1, 30, np.float64)
+    steps = _loop.EpochSteps(_invalid(Constant, eta0=-1.0), 1, 30, np.float64)
     assert steps.rule is None and _loop.EpochSteps(Constant(1.0), 1, 3, np.float64).rule
     with pytest.raises(InvalidParameterError, match="'eta0' parameter of Constant"):
         _loop.run(
             objective,
             GradientDescent(sampling),
-            Constant(-1.0),
+            _invalid(Constant, eta0=-1.0),
             params0=np.zeros((4, 1)),
             max_iter=50,
             tol=None,
