@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import math
 from numbers import Integral, Real
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from gdreg import _kernels
+from gdreg._kernels._rules import no_factors, register_piece
 from gdreg.optimizers._base import SAMPLINGS, Optimizer
 
 __all__ = ["Momentum", "MomentumState", "Nesterov"]
@@ -31,7 +33,40 @@ class MomentumState(NamedTuple):
     velocity: np.ndarray
 
 
+class MomentumHyper(NamedTuple):
+    """:class:`Momentum`'s hyperparameter, as its compiled update piece reads it."""
+
+    momentum: float
+
+
+class NesterovHyper(NamedTuple):
+    """:class:`Nesterov`'s hyperparameter, as its compiled update piece reads it."""
+
+    momentum: float
+
+
+# The compiled update pieces (gdreg._kernels._rules): one coordinate of ``update``,
+# operation by operation; ``a`` is the velocity, ``b`` is unused.
+def _momentum_piece(hyper, factors, g, a, b, eta):
+    velocity = hyper.momentum * a + g
+    return -eta * velocity, velocity, b
+
+
+def _nesterov_piece(hyper, factors, g, a, b, eta):
+    velocity = hyper.momentum * a + g
+    return -eta * (g + hyper.momentum * velocity), velocity, b
+
+
+register_piece(MomentumHyper, no_factors, _momentum_piece)
+register_piece(NesterovHyper, no_factors, _nesterov_piece)
+
+
 class _MomentumBase(Optimizer):
+    #: The ``update`` the compiled piece reproduces, and the piece's hyperparameter type:
+    #: a subclass that overrides ``update`` runs the NumPy path.
+    _piece_update = None
+    _piece_hyper: type | None = None
+
     _parameter_constraints: dict = {
         **_COMMON_CONSTRAINTS,
         "momentum": [Interval(Real, 0, 1, closed="left")],
@@ -56,6 +91,22 @@ class _MomentumBase(Optimizer):
         if self.sampling == "batch":
             return 1.0 / smoothness
         return (1.0 - float(self.momentum)) / smoothness
+
+    def compiled_epoch(
+        self,
+        data: Any,
+        params: np.ndarray,
+        state: MomentumState,
+        order: np.ndarray,
+        steps: Any,
+        batch_size: int,
+    ) -> tuple[MomentumState, float] | None:
+        if not _kernels.ENABLED or type(self).update is not type(self)._piece_update:
+            return None
+        velocity = np.array(state.velocity, dtype=params.dtype, order="C", copy=True)
+        hyper = self._piece_hyper(float(self.momentum))
+        loss = _kernels.rule_epoch(data, params, hyper, velocity, None, 0, order, steps, batch_size)
+        return MomentumState(velocity), loss
 
 
 class Momentum(_MomentumBase):
@@ -122,6 +173,9 @@ class Momentum(_MomentumBase):
     ) -> tuple[np.ndarray, MomentumState]:
         velocity = self.momentum * state.velocity + grad
         return -step_size * velocity, MomentumState(velocity)
+
+    _piece_update = update
+    _piece_hyper = MomentumHyper
 
     def stable_step_size(self, smoothness: float) -> float:
         return 2.0 * (1.0 + float(self.momentum)) / smoothness
@@ -191,6 +245,9 @@ class Nesterov(_MomentumBase):
     ) -> tuple[np.ndarray, MomentumState]:
         velocity = self.momentum * state.velocity + grad
         return -step_size * (grad + self.momentum * velocity), MomentumState(velocity)
+
+    _piece_update = update
+    _piece_hyper = NesterovHyper
 
     def stable_step_size(self, smoothness: float) -> float:
         mu = float(self.momentum)
