@@ -6,6 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from gdreg._kernels._compile import _LINE, _PREFETCH_AHEAD, _SUMS, _jit, _prefetch
+from gdreg._kernels._sparse import plain_csr_epoch
 
 
 # -- single target, per sample -------------------------------------------------------
@@ -341,6 +342,11 @@ def _plain_epoch_w(data, theta, order, steps, batch_size, prec) -> float:
         return float(_minibatch_dense(*args, steps, batch_size, zero, grad, prec))
     steps = np.ascontiguousarray(steps, dtype=dtype)
     if sp.issparse(X):
+        # O(non-zeros) an update with lazy coefficients; None where the L2 decay
+        # differs per coordinate, which keeps the O(d) kernel below
+        loss = plain_csr_epoch(data, theta, order, steps, batch_size, prec)
+        if loss is not None:
+            return loss
         return float(
             _plain_epoch_csr(
                 X.data,

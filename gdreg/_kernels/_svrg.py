@@ -6,6 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from gdreg._kernels._compile import _LINE, _PREFETCH_AHEAD, _SUMS, _jit, _prefetch
+from gdreg._kernels._sparse import svrg_csr_epoch
 
 
 # -- variance-reduced epochs (SVRG) ----------------------------------------------------
@@ -186,8 +187,11 @@ def svrg_epoch(data, theta, snap, mu, order, steps, batch_size) -> None:
     alpha = dtype.type(data.alpha)
     X = data.X
     if sp.issparse(X):
-        args = (X.data, X.indices, X.indptr, data.scale, data.x_offset, alpha)
-        _svrg_epoch_csr(*args, w, w_snap, mu_w, order, steps, batch_size, prec, acc)
+        # O(non-zeros) an update with lazy coefficients, except where the L2 decay
+        # differs per coordinate (then the O(d) kernel)
+        if not svrg_csr_epoch(data, w, w_snap, mu_w, order, steps, batch_size, prec):
+            args = (X.data, X.indices, X.indptr, data.scale, data.x_offset, alpha)
+            _svrg_epoch_csr(*args, w, w_snap, mu_w, order, steps, batch_size, prec, acc)
     elif w.shape[1] == 1 and X.flags.c_contiguous:
         flat = X.reshape(-1)  # a view
         args = (flat, data.scale, data.x_offset, alpha, w[:, 0], w_snap[:, 0], mu_w[:, 0])

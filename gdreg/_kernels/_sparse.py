@@ -1,0 +1,465 @@
+r"""Per-sample and mini-batch epochs on CSR rows at O(non-zeros) an update.
+
+A centred update touches every coefficient: with the offsets ``m`` (the
+weighted column means) and the diagonal preconditioner ``p``,
+
+.. math::
+
+    w \leftarrow (1 - \eta \alpha p) \odot w
+        - \frac{\eta}{|B|} \sum_{i \in B} g_i \, p \odot x_i
+        + \frac{\eta}{|B|} \Big(\sum_{i \in B} g_i\Big) \, p \odot m ,
+
+with ``g_i = s_i r_i``. Only the middle term is sparse; the last one is a
+multiple of the fixed dense vector ``a = p * m``, and where ``p`` is uniform
+the decay is one scalar. As in scikit-learn's ``_plain_sgd`` (whose
+``WeightVector`` keeps ``w = wscale * v``), the kernels here hold the
+coefficients lazily,
+
+.. math:: w = \sigma \, (v + \beta a) ,
+
+and keep ``m . v`` up to date as ``v`` changes, so that a residual needs only
+the row's non-zeros:
+``x_i . w - m . w = sigma (x_i . v - m . v + beta (x_i . a - m . a))``
+(``m . a`` is a constant). When ``sigma`` gets tiny (a long run of decays),
+it is folded into ``v`` (O(d), rarely). SVRG adds one more lazy direction,
+the constant ``c = p * mu`` of the anchor's full gradient ``mu``:
+``w - snap = sigma (v + beta a + gamma c)``. ``w`` is written out at the end
+of the epoch.
+
+Where the preconditioner is *not* uniform (standardised coordinates,
+``p = 1 / sd^2``) *and* ``alpha > 0``, the decay differs per coordinate and
+cannot be one scalar: the dispatchers return None / False there and the
+caller runs the O(d)-an-update kernels of :mod:`gdreg._kernels._plain` and
+:mod:`gdreg._kernels._svrg` (``alpha`` is 0 by default).
+
+Results agree with those kernels and with the NumPy path up to round-off: the
+lazy form adds in a different order. Columns that
+:class:`gdreg._objective.LeastSquares` knows are constant (their gradient is
+set to zero there) get round-off here, as in the O(d) CSR kernels, unless
+they are stored as zeros.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gdreg._kernels._compile import _PREFETCH_AHEAD, _jit, _prefetch
+
+#: When the decay factor ``sigma`` falls below this (in absolute value), it is
+#: folded into ``v`` (scikit-learn rescales its ``wscale`` at the same bound):
+#: ``v`` grows as ``1 / sigma`` and would lose the small updates otherwise.
+_RESCALE = 1e-9
+
+
+@_jit(inline="always")
+def _prefetch_ahead(order, p, n, data, indices, indptr, scale, y, k):
+    """Ask for the rows a few samples ahead of sample ``p`` of ``order``.
+
+    Samples come in a random order, so each row is a cache miss that the
+    hardware prefetcher cannot guess. Two stages: the row's extent (``indptr``)
+    ``2 * _PREFETCH_AHEAD`` samples ahead, then its entries ``_PREFETCH_AHEAD``
+    ahead, when that extent has arrived (and the sample's weight and, for
+    ``k > 0``, its ``k`` targets in the C-ordered ``y``). Inlined: a call that
+    takes arrays would pay reference counting per sample.
+    """
+    far = p + 2 * _PREFETCH_AHEAD
+    if far < n:
+        _prefetch(indptr, order[far])
+    near = p + _PREFETCH_AHEAD
+    if near < n:
+        i = order[near]
+        lo = indptr[i]
+        hi = indptr[i + 1]
+        if hi > lo:
+            _prefetch(data, lo)
+            _prefetch(data, hi - 1)
+            _prefetch(indices, lo)
+            _prefetch(indices, hi - 1)
+        _prefetch(scale, i)
+        if k:
+            _prefetch(y, i * k)
+
+
+@_jit(nogil=True)
+def _plain_csr_lazy(
+    data,
+    indices,
+    indptr,
+    Y,
+    scale,
+    x_off,
+    y_off,
+    alpha,
+    decay,
+    learn_b,
+    theta,
+    order,
+    steps,
+    bsz,
+    prec,
+    a,
+    work,
+    gbuf,
+    y_line,
+):
+    """Plain SGD / mini-batch epoch on CSR rows with lazy coefficients (in place).
+
+    ``theta`` (d + 1, k) holds ``w`` in and out and ``v`` in between; ``a`` is
+    ``prec * x_off``; ``decay`` is ``alpha * p`` for the uniform
+    preconditioner ``p`` (0 without a penalty). ``work`` is a (5, k) float64
+    buffer (rows: ``beta``, ``m . v``, ``v . v``, ``v . a``, the row's
+    ``x . v``) and ``gbuf`` a (bsz, k) float64 buffer (the batch's
+    ``s_i r_i``); ``y_line`` is ``k`` where ``Y`` is C-ordered (sample ``i``'s
+    targets start at flat index ``i k``, which is prefetched), else 0.
+    Returns the mean of the batch objectives before each update.
+    """
+    n = order.shape[0]
+    d = x_off.shape[0]
+    k = theta.shape[1]
+    beta = work[0]
+    mv = work[1]
+    vv = work[2]
+    va = work[3]
+    xv = work[4]
+    # |w|^2 is only needed for the penalty's share of the running objective
+    track = alpha != 0.0
+    ma = 0.0
+    aa = 0.0
+    for f in range(d):
+        ma += x_off[f] * a[f]
+        aa += a[f] * a[f]
+    for j in range(k):
+        beta[j] = 0.0
+        mv[j] = 0.0
+        vv[j] = 0.0
+        va[j] = 0.0
+    for f in range(d):
+        for j in range(k):
+            mv[j] += x_off[f] * theta[f, j]
+            vv[j] += theta[f, j] * theta[f, j]
+            va[j] += a[f] * theta[f, j]
+    sigma = 1.0
+    total = 0.0
+    for bi in range(steps.shape[0]):
+        start = bi * bsz
+        stop = min(start + bsz, n)
+        size = stop - start
+        batch_loss = 0.0
+        # residuals of the whole batch at the current w, before any update
+        for p in range(start, stop):
+            _prefetch_ahead(order, p, n, data, indices, indptr, scale, Y, y_line)
+            i = order[p]
+            xa = 0.0
+            for j in range(k):
+                xv[j] = 0.0
+            for q in range(indptr[i], indptr[i + 1]):
+                f = indices[q]
+                xq = data[q]
+                xa += xq * a[f]
+                for j in range(k):
+                    xv[j] += xq * theta[f, j]
+            si = scale[i]
+            for j in range(k):
+                r = sigma * ((xv[j] - mv[j]) + beta[j] * (xa - ma)) + theta[d, j] + y_off[j]
+                r -= Y[i, j]
+                g = si * r
+                gbuf[p - start, j] = g
+                batch_loss += 0.5 * g * r
+        if track:
+            penalty = 0.0
+            for j in range(k):
+                penalty += vv[j] + 2.0 * beta[j] * va[j] + beta[j] * beta[j] * aa
+            batch_loss += 0.5 * alpha * penalty * sigma * sigma * size
+        total += batch_loss
+        eta = steps[bi]
+        sigma = sigma * (1.0 - eta * decay)
+        if abs(sigma) < _RESCALE:
+            # fold the scale into v (O(d), once in many updates); sigma = 0 (a
+            # step of exactly 1 / decay) leaves w = 0 before the data's part
+            for j in range(k):
+                mv[j] = 0.0
+                vv[j] = 0.0
+                va[j] = 0.0
+            for f in range(d):
+                for j in range(k):
+                    value = sigma * (theta[f, j] + beta[j] * a[f])
+                    theta[f, j] = value
+                    mv[j] += x_off[f] * value
+                    vv[j] += value * value
+                    va[j] += a[f] * value
+            for j in range(k):
+                beta[j] = 0.0
+            sigma = 1.0
+        coef = eta / (size * sigma)
+        for p in range(start, stop):
+            i = order[p]
+            for q in range(indptr[i], indptr[i + 1]):
+                f = indices[q]
+                u = coef * prec[f] * data[q]
+                for j in range(k):
+                    old = theta[f, j]
+                    delta = -gbuf[p - start, j] * u
+                    theta[f, j] = old + delta
+                    mv[j] += x_off[f] * delta
+                    if track:
+                        vv[j] += delta * (old + old + delta)
+                        va[j] += a[f] * delta
+        for j in range(k):
+            g_sum = 0.0
+            for p in range(size):
+                g_sum += gbuf[p, j]
+            beta[j] += coef * g_sum
+            if learn_b:
+                theta[d, j] -= eta * (g_sum / size)
+    for f in range(d):
+        for j in range(k):
+            theta[f, j] = sigma * (theta[f, j] + beta[j] * a[f])
+    return total / n
+
+
+@_jit(nogil=True)
+def _svrg_csr_lazy(
+    data, indices, indptr, scale, x_off, decay, w, snap, order, steps, bsz, prec, a, c, work, gbuf
+):
+    """SVRG epoch on CSR rows with lazy coefficients (``w`` (d, k) in place).
+
+    Each batch makes ``w -= eta * prec * (g_B(w) - g_B(snap) + mu + alpha (w
+    - snap))``; ``c`` is ``prec * mu``, ``a`` is ``prec * x_off`` and ``decay``
+    ``alpha * p`` (uniform ``p``). ``w - snap`` is held as ``sigma (v + beta a
+    + gamma c)`` with ``v`` in ``w``. ``work`` is a (6, k) float64 buffer
+    (``beta``, ``gamma``, ``m . v``, the row's ``x . v`` and ``x . c``, and
+    ``m . c``), ``gbuf`` a (bsz, k) float64 buffer.
+    """
+    n = order.shape[0]
+    d = x_off.shape[0]
+    k = w.shape[1]
+    beta = work[0]
+    gamma = work[1]
+    mv = work[2]
+    xv = work[3]
+    xc = work[4]
+    mc = work[5]
+    ma = 0.0
+    for f in range(d):
+        ma += x_off[f] * a[f]
+    for j in range(k):
+        beta[j] = 0.0
+        gamma[j] = 0.0
+        mv[j] = 0.0
+        mc[j] = 0.0
+    for f in range(d):
+        for j in range(k):
+            w[f, j] -= snap[f, j]
+            mv[j] += x_off[f] * w[f, j]
+            mc[j] += x_off[f] * c[f, j]
+    sigma = 1.0
+    for bi in range(steps.shape[0]):
+        start = bi * bsz
+        stop = min(start + bsz, n)
+        size = stop - start
+        for p in range(start, stop):
+            _prefetch_ahead(order, p, n, data, indices, indptr, scale, scale, 0)
+            i = order[p]
+            xa = 0.0
+            for j in range(k):
+                xv[j] = 0.0
+                xc[j] = 0.0
+            for q in range(indptr[i], indptr[i + 1]):
+                f = indices[q]
+                xq = data[q]
+                xa += xq * a[f]
+                for j in range(k):
+                    xv[j] += xq * w[f, j]
+                    xc[j] += xq * c[f, j]
+            for j in range(k):
+                diff = (xv[j] - mv[j]) + beta[j] * (xa - ma) + gamma[j] * (xc[j] - mc[j])
+                gbuf[p - start, j] = scale[i] * sigma * diff
+        eta = steps[bi]
+        sigma = sigma * (1.0 - eta * decay)
+        if abs(sigma) < _RESCALE:
+            for j in range(k):
+                mv[j] = 0.0
+            for f in range(d):
+                for j in range(k):
+                    value = sigma * (w[f, j] + beta[j] * a[f] + gamma[j] * c[f, j])
+                    w[f, j] = value
+                    mv[j] += x_off[f] * value
+            for j in range(k):
+                beta[j] = 0.0
+                gamma[j] = 0.0
+            sigma = 1.0
+        coef = eta / (size * sigma)
+        for p in range(start, stop):
+            i = order[p]
+            for q in range(indptr[i], indptr[i + 1]):
+                f = indices[q]
+                u = coef * prec[f] * data[q]
+                for j in range(k):
+                    delta = -gbuf[p - start, j] * u
+                    w[f, j] += delta
+                    mv[j] += x_off[f] * delta
+        for j in range(k):
+            g_sum = 0.0
+            for p in range(size):
+                g_sum += gbuf[p, j]
+            beta[j] += coef * g_sum
+            gamma[j] -= eta / sigma
+    for f in range(d):
+        for j in range(k):
+            w[f, j] = snap[f, j] + sigma * (w[f, j] + beta[j] * a[f] + gamma[j] * c[f, j])
+
+
+def _uniform_decay(alpha: float, prec: np.ndarray) -> float | None:
+    """``alpha * p`` where the preconditioner ``prec`` is one value ``p``; None otherwise.
+
+    Without a penalty there is no decay (0), whatever ``prec`` is.
+    """
+    if alpha == 0.0 or prec.shape[0] == 0:
+        return 0.0
+    if np.all(prec == prec[0]):
+        return alpha * float(prec[0])
+    return None
+
+
+def plain_csr_epoch(data, theta, order, steps, batch_size: int, prec) -> float | None:
+    """One plain SGD / mini-batch epoch on CSR ``data.X`` at O(non-zeros) an update.
+
+    Parameters
+    ----------
+    data : StochasticData
+        Arrays from :meth:`gdreg._objective.LeastSquares.stochastic_data`;
+        ``data.X`` is a CSR matrix.
+    theta : ndarray of shape (n_features + 1, n_targets)
+        Parameters in the user's coordinates ``w`` (and the intercept row);
+        updated in place.
+    order : ndarray of int64
+        Sample visiting order.
+    steps : array-like
+        Step size of each update.
+    batch_size : int
+        Samples per update.
+    prec : ndarray of shape (n_features,)
+        Diagonal preconditioner (ones, or ``1 / sd^2`` in standardised coordinates).
+
+    Returns
+    -------
+    float or None
+        The epoch's mean batch objective before each update, as
+        :func:`gdreg._kernels._plain.plain_epoch` returns it; None, with
+        ``theta`` untouched, where the L2 decay differs per coordinate
+        (``alpha > 0`` with a non-uniform ``prec``).
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from gdreg._objective import LeastSquares
+    >>> X = sp.csr_matrix(np.array([[1.0, 0.0], [0.0, 2.0], [3.0, 0.0]]))
+    >>> Y = np.array([[1.0], [2.0], [3.0]])
+    >>> ls = LeastSquares(X, Y, None, alpha=0.0, x_offset=np.zeros(2),
+    ...                   y_offset=np.zeros(1), learn_intercept=False)
+    >>> theta = np.zeros((3, 1))
+    >>> loss = plain_csr_epoch(ls.stochastic_data(), theta, np.arange(3), np.full(3, 0.1), 1,
+    ...                        np.ones(2))
+    >>> theta[:, 0].round(4)  # w_0: 0.1, then 0.1 + 0.1 * 3 * (3 - 0.3) = 0.91
+    array([0.91, 0.4 , 0.  ])
+    """
+    decay = _uniform_decay(float(data.alpha), prec)
+    if decay is None:
+        return None
+    X = data.X
+    n, k = order.shape[0], theta.shape[1]
+    dtype = theta.dtype
+    a = np.asarray(prec, dtype=np.float64) * data.x_offset
+    loss = _plain_csr_lazy(
+        X.data,
+        X.indices,
+        X.indptr,
+        data.Y,
+        data.scale,
+        data.x_offset,
+        data.y_offset,
+        float(data.alpha),
+        decay,
+        bool(data.learn_intercept),
+        theta,
+        order,
+        np.ascontiguousarray(steps, dtype=dtype),
+        batch_size,
+        np.ascontiguousarray(prec, dtype=dtype),
+        a,
+        np.empty((5, k)),
+        np.empty((max(1, min(batch_size, n)), k)),
+        k if data.Y.flags.c_contiguous else 0,
+    )
+    return float(loss)
+
+
+def svrg_csr_epoch(data, w, snap, mu, order, steps, batch_size: int, prec) -> bool:
+    """One SVRG epoch on CSR ``data.X`` at O(non-zeros) an update, in the user's ``w``.
+
+    Parameters
+    ----------
+    data : StochasticData
+        Arrays from :meth:`gdreg._objective.LeastSquares.stochastic_data`;
+        ``data.X`` is a CSR matrix.
+    w : ndarray of shape (n_features, n_targets)
+        Coefficients (no intercept row: SVRG runs with it eliminated by
+        centring), C-contiguous; updated in place.
+    snap, mu : ndarray of shape (n_features, n_targets)
+        The anchor and the full gradient of the objective there, in ``w``.
+    order : ndarray of int64
+        Sample visiting order.
+    steps : array-like
+        Step size of each update.
+    batch_size : int
+        Samples per update.
+    prec : ndarray of shape (n_features,)
+        Diagonal preconditioner (ones, or ``1 / sd^2`` in standardised coordinates).
+
+    Returns
+    -------
+    bool
+        Whether the epoch ran; False, with ``w`` untouched, where the L2
+        decay differs per coordinate (``alpha > 0`` with a non-uniform ``prec``).
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from gdreg._objective import LeastSquares
+    >>> X = sp.csr_matrix(np.array([[1.0], [2.0], [3.0]]))
+    >>> Y = np.array([[2.0], [4.0], [6.0]])
+    >>> ls = LeastSquares(X, Y, None, alpha=0.0, x_offset=np.zeros(1),
+    ...                   y_offset=np.zeros(1), learn_intercept=False)
+    >>> w = np.zeros((1, 1)); snap = w.copy()
+    >>> mu = ls.value_and_gradient(np.zeros((2, 1)))[1][:1]  # -28 / 3
+    >>> svrg_csr_epoch(ls.stochastic_data(), w, snap, mu, np.arange(3), np.full(1, 0.1), 3,
+    ...                np.ones(1))
+    True
+    >>> w.round(4)
+    array([[0.9333]])
+    """
+    decay = _uniform_decay(float(data.alpha), prec)
+    if decay is None:
+        return False
+    X = data.X
+    n, k = order.shape[0], w.shape[1]
+    prec64 = np.asarray(prec, dtype=np.float64)
+    _svrg_csr_lazy(
+        X.data,
+        X.indices,
+        X.indptr,
+        data.scale,
+        data.x_offset,
+        decay,
+        w,
+        snap,
+        order,
+        np.ascontiguousarray(steps, dtype=w.dtype),
+        batch_size,
+        np.ascontiguousarray(prec, dtype=w.dtype),
+        prec64 * data.x_offset,
+        prec64[:, None] * mu,
+        np.empty((6, k)),
+        np.empty((max(1, min(batch_size, n)), k)),
+    )
+    return True
