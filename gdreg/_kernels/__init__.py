@@ -40,11 +40,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from gdreg._kernels import _order
+from gdreg._kernels import _blocks, _order
 from gdreg._kernels._averaged import averaged_epoch
 from gdreg._kernels._compile import CACHE_DIR
 from gdreg._kernels._gram import CONVERGED, DIVERGED, RUNNING, gram_descent
 from gdreg._kernels._plain import plain_epoch
+from gdreg._kernels._rules import rule_epoch
 from gdreg._kernels._summaries import (
     column_range,
     column_summary,
@@ -62,10 +63,12 @@ __all__ = [
     "averaged_epoch",
     "column_range",
     "column_summary",
+    "compiled_epoch",
     "gram_descent",
     "map_row_parts",
     "max_weighted_row_norm",
     "plain_epoch",
+    "rule_epoch",
     "shuffled_order",
     "svrg_epoch",
     "worth_compiling",
@@ -130,3 +133,42 @@ def shuffled_order(rng, n: int) -> np.ndarray:
 def worth_compiling(n_entries: int, threshold: int | None = None) -> bool:
     """Whether a pass over this many entries should use a compiled helper."""
     return ENABLED and n_entries >= (COMPILED_MIN_SIZE if threshold is None else threshold)
+
+
+def compiled_epoch(optimizer, data, params, state, order, steps, batch_size):
+    """Run one stochastic or mini-batch epoch compiled, or return None: the table's entry.
+
+    The one place where the loop asks for a compiled epoch. ``None`` (run the
+    NumPy epoch) when the kernels are switched off (:data:`ENABLED`), when
+    ``data`` is None (the objective's loss has no kernel: the loop passes no
+    data then) or when the rule has no compiled epoch for these data. Dense X
+    in any memory order runs through :func:`gdreg._kernels._blocks.compiled_epoch`
+    (row blocks for X that is not C-ordered); the rule's own
+    ``compiled_epoch`` picks its kernel family (it alone knows whether its
+    ``update`` was overridden).
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        The update rule.
+    data : StochasticData or None
+        The data as the kernels read them.
+    params : ndarray of shape (n_features + 1, n_targets)
+        The parameters, C-contiguous; updated in place.
+    state : object
+        The rule's state at the start of the epoch.
+    order : ndarray of int64
+        The visiting order.
+    steps : EpochSteps or array-like
+        The step of each update.
+    batch_size : int
+        Samples per update.
+
+    Returns
+    -------
+    tuple of (object, float) or None
+        The new state and the epoch's mean batch objective, or None.
+    """
+    if not ENABLED or data is None:
+        return None
+    return _blocks.compiled_epoch(optimizer, data, params, state, order, steps, batch_size)
