@@ -10,6 +10,7 @@ The end-to-end checks run in fresh processes: numba reads its environment,
 and gdreg chooses its cache directory, once per process.
 """
 
+import functools
 import json
 import os
 import shutil
@@ -28,15 +29,24 @@ from gdreg._kernels import _compile
 
 PACKAGE = Path(gdreg.__file__).parent
 
-#: Every compiled kernel of ``gdreg._kernels``.
+#: Every compiled kernel of ``gdreg._kernels`` that the fits below reach. The O(d)
+#: CSR kernels ``_plain._plain_epoch_csr`` and ``_svrg._svrg_epoch_csr`` run only
+#: with ``alpha > 0`` in standardised coordinates (else the lazy ``_sparse``
+#: kernels do), the ``_rules`` kernels only for the rules with an update piece.
 KERNELS = [
+    "_plain._plain_epoch_csr",
+    "_svrg._svrg_epoch_csr",
+    "_rules._rule_sgd_dense",
+    "_rules._rule_minibatch_dense",
+    "_rules._rule_epoch_dense",
+    "_rules._rule_epoch_csr",
     "_plain._sgd_dense",
     "_plain._minibatch_dense",
     "_plain._plain_epoch_dense",
-    "_plain._plain_epoch_csr",
     "_svrg._svrg_epoch_dense",
     "_svrg._svrg_dense_1d",
-    "_svrg._svrg_epoch_csr",
+    "_sparse._plain_csr_lazy",
+    "_sparse._svrg_csr_lazy",
     "_gram._gram_descent",
     "_order._shuffle",
     "_summaries._row_pass",
@@ -85,6 +95,7 @@ JIT_DISABLED_SCRIPT = """
     import numba, numpy as np, scipy.sparse as sp
     from sklearn.exceptions import ConvergenceWarning
     from gdreg import GradientDescentRegressor, _estimator, _kernels
+    from gdreg.optimizers import Adam, Momentum
 
     assert numba.config.DISABLE_JIT
     calls = collections.Counter()
@@ -108,10 +119,10 @@ JIT_DISABLED_SCRIPT = """
     X[rng.random(X.shape) < 0.3] = 0.0
     Y = X @ rng.standard_normal((3, 2)) + 0.5 + 0.1 * rng.standard_normal((40, 2))
 
-    def fit(optimizer, learning_rate, sparse, k):
+    def fit(optimizer, learning_rate, sparse, k, alpha=0.0):
         model = GradientDescentRegressor(
             optimizer=optimizer, learning_rate=learning_rate, eta0=0.01,
-            batch_size=8, max_iter=4, random_state=0,
+            batch_size=8, max_iter=4, random_state=0, alpha=alpha,
         )
         model.fit(sp.csr_matrix(X) if sparse else X, Y[:, 0] if k == 1 else Y)
         return model.coef_, model.intercept_
@@ -122,9 +133,14 @@ JIT_DISABLED_SCRIPT = """
             _kernels.COMPILED_MIN_SIZE = _kernels.ONE_PASS_MIN_SIZE = 0
             _kernels.SHUFFLE_MIN_SAMPLES = 0
             _estimator.GRAM_MIN_SIZE = 0
-        for case in itertools.product(
+        cases = list(itertools.product(
             ["batch", "stochastic", "minibatch"], ["auto", "constant"], [False, True], [1, 2]
-        ):
+        ))
+        # the rules with a compiled update piece, and the O(d) CSR kernels (alpha > 0)
+        rules = [Momentum(sampling="stochastic"), Adam(sampling="minibatch", batch_size=8)]
+        cases += list(itertools.product(rules, ["constant"], [False, True], [1, 2]))
+        cases += [(mode, "auto", True, 1, 0.1) for mode in ("stochastic", "minibatch")]
+        for case in cases:
             coef, intercept = fit(*case)  # the kernels, run as Python
             _kernels.ENABLED = False
             try:
@@ -150,7 +166,7 @@ def test_every_mode_fits_with_the_jit_disabled(tmp_path):
     """
     env = _clean_env(NUMBA_DISABLE_JIT="1", PYTHONPATH=str(PACKAGE.parent))  # this gdreg
     out = _run(JIT_DISABLED_SCRIPT, env, cwd=tmp_path, KERNELS=KERNELS)
-    assert out["fits"] == 2 * 3 * 2 * 2 * 2
+    assert out["fits"] == 2 * (3 * 2 * 2 * 2 + 2 * 2 * 2 + 2)
     assert sorted(out["calls"]) == sorted(KERNELS), out["calls"]
     assert out["worst"] < 1e-10
 
@@ -271,8 +287,8 @@ def test_cache_goes_to_the_user_cache_dir_not_the_package(tmp_path):
     first = _run(FIT_SCRIPT, env, cwd=home, MODES=modes)
     second = _run(FIT_SCRIPT, env, cwd=home, MODES=modes)
     assert Path(first["package"]).parent == package
-    assert Path(first["cache_dir"]) == expected
-    assert Path(first["cache_path"]).parent == expected
+    assert Path(first["cache_dir"]).parent == expected  # a subdirectory per source version
+    assert Path(first["cache_path"]).parent == Path(first["cache_dir"])
     assert first["misses"] >= 1 and first["hits"] == 0
     assert second["hits"] >= 1 and second["misses"] == 0  # loaded, not compiled again
     assert any(expected.rglob("_plain._sgd_dense-*.nbi"))
@@ -283,7 +299,7 @@ def test_cache_goes_to_the_user_cache_dir_not_the_package(tmp_path):
 def test_numba_cache_dir_is_honoured(tmp_path, monkeypatch):
     where = tmp_path / "numba-cache"
     monkeypatch.setattr(numba.config, "CACHE_DIR", str(where))
-    assert _compile._cache_dir() == str(where)
+    assert _compile._cache_dir() == str(where / _compile.source_fingerprint())
     # an unwritable NUMBA_CACHE_DIR means no cache, never a fallback into the package
     (tmp_path / "file").write_text("")
     monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path / "file" / "cache"))
@@ -294,11 +310,13 @@ def test_numba_cache_dir_is_honoured(tmp_path, monkeypatch):
 def test_user_cache_dir_follows_xdg(tmp_path, monkeypatch):
     monkeypatch.setattr(numba.config, "CACHE_DIR", "")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert _compile._cache_dir() == str(tmp_path / "xdg" / "gdreg" / "numba")
+    version = _compile.source_fingerprint()
+    assert _compile._cache_dir() == str(tmp_path / "xdg" / "gdreg" / "numba" / version)
     # a relative XDG_CACHE_HOME is ignored, as the XDG specification says
     monkeypatch.setenv("XDG_CACHE_HOME", "relative")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert _compile._cache_dir() == str(tmp_path / "home" / ".cache" / "gdreg" / "numba")
+    home_cache = tmp_path / "home" / ".cache" / "gdreg" / "numba" / version
+    assert _compile._cache_dir() == str(home_cache)
     # no home directory at all: no cache (never the current directory)
     monkeypatch.setattr(os.path, "expanduser", lambda path: path)
     assert _compile._user_cache_dir() is None
@@ -319,3 +337,20 @@ def test_jit_without_cache_dir_compiles_in_memory(monkeypatch):
 def test_import_leaves_numba_config_alone():
     # the cache directory is set for gdreg's kernels only, not for every numba user
     assert numba.config.CACHE_DIR == os.environ.get("NUMBA_CACHE_DIR", "")
+
+
+def test_an_edited_update_piece_gets_a_fresh_cache(tmp_path):
+    """numba checks a cached kernel against its own file only; the cache directory is
+    named by every kernel source, so editing a rule's piece elsewhere starts a new one."""
+    site = tmp_path / "site"
+    package = _copy_package(site)
+    env = _clean_env(PYTHONPATH=str(site), NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    script = "import json; from gdreg._kernels import _compile as c; print(json.dumps(c.CACHE_DIR))"
+    run = functools.partial(subprocess.run, env=env, cwd=tmp_path, capture_output=True, text=True)
+    before = run([sys.executable, "-c", script])
+    piece = package / "optimizers" / "_momentum.py"
+    piece.write_text(piece.read_text() + "\n# edited\n")
+    after = run([sys.executable, "-c", script])
+    first, second = json.loads(before.stdout), json.loads(after.stdout)
+    assert Path(first).parent == Path(second).parent == tmp_path / "cache"
+    assert first != second

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import functools
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from gdreg._kernels._compile import _SUMS, _jit
+from gdreg._threads import available_cores, thread_budget
 
 # -- one-pass summaries of X ---------------------------------------------------------
 #: A one-pass summary of an X with at least this many entries is computed as
 #: _ROW_PARTS blocks of rows on up to that many threads (the kernels release the
-#: GIL). One thread does not saturate the memory bandwidth: on 2 cores, a
-#: 1,000,000 x 100 pass takes 0.065 s instead of 0.12 s.
+#: GIL), within the thread budget of gdreg._threads. One thread does not
+#: saturate the memory bandwidth: on 2 cores, a 1,000,000 x 100 pass takes
+#: 0.065 s instead of 0.12 s.
 SPLIT_MIN_SIZE = 4_000_000
 #: Entries per row of the vector loop below which the column summary of an
 #: unweighted X treats several consecutive rows as one.
@@ -26,12 +27,24 @@ _ROW_PARTS = 4
 
 @functools.cache
 def _pool() -> ThreadPoolExecutor:
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return ThreadPoolExecutor(max_workers=max(1, min(_ROW_PARTS, cores or 1)))
+    # as many threads as there could ever be parts to run at once; how many of
+    # them a pass keeps busy is decided per call (map_row_parts)
+    return ThreadPoolExecutor(max_workers=min(_ROW_PARTS, available_cores()))
+
+
+def _run_group(func, group: list) -> list:
+    return [func(rows) for rows in group]
 
 
 def map_row_parts(func, n_rows: int, X) -> list:
-    """``[func(rows) for rows in blocks]``: one block, or ``_ROW_PARTS`` on threads.
+    """``[func(rows) for rows in blocks]``: one block, or ``_ROW_PARTS`` on up to as many threads.
+
+    The blocks are fixed (so results do not depend on the machine); the
+    number of threads that run them is :func:`gdreg._threads.thread_budget`
+    at the time of the call, at most ``_ROW_PARTS``: inside
+    ``threadpoolctl.threadpool_limits(1)``, or in a joblib worker that may
+    use one thread, every block runs in the calling thread. Each thread runs
+    a contiguous group of blocks, and the results come back in block order.
 
     Examples
     --------
@@ -43,7 +56,13 @@ def map_row_parts(func, n_rows: int, X) -> list:
         return [func(slice(0, n_rows))]
     bounds = [n_rows * part // _ROW_PARTS for part in range(_ROW_PARTS + 1)]
     blocks = [slice(bounds[p], bounds[p + 1]) for p in range(_ROW_PARTS)]
-    return list(_pool().map(func, blocks))
+    threads = min(_ROW_PARTS, thread_budget())
+    if threads == 1:  # no hand-off to the pool: the caller is the one thread allowed
+        return _run_group(func, blocks)
+    cuts = [_ROW_PARTS * g // threads for g in range(threads + 1)]
+    groups = [blocks[cuts[g] : cuts[g + 1]] for g in range(threads)]
+    done = _pool().map(functools.partial(_run_group, func), groups)
+    return [result for group in done for result in group]
 
 
 def column_range(X):
