@@ -39,6 +39,14 @@ kernels compile) and with the on-disk cache a previous process left (case 5), an
    in float64, shown as the digits each method gets (``-log10`` of it, capped
    at 16). The fit must report ``converged_=True`` without a
    ``ConvergenceWarning``; the row records both (and every peer's warnings).
+
+7. the *size sweep* (issue 16), run with ``--cases 7`` or ``--size-plot PATH``:
+   the default ``GradientDescentRegressor().fit`` on well-conditioned iid data
+   for n in {1e3, 1e4, 1e5, 1e6} and d in {10, 100} (``--quick``: n in {1e3,
+   1e4}), against ``Ridge(alpha=1e-6).fit`` (target: at most its time at every
+   size), ``LinearRegression().fit`` and ``SGDRegressor`` (one epoch, and its
+   default fit), all timed in the same rounds. ``--size-plot`` draws the
+   medians against n, one panel per d.
 """
 
 from __future__ import annotations
@@ -78,6 +86,8 @@ SIZES = {
         "sweep": [10_000, 30_000, 100_000, 300_000, 1_000_000],
         "sweep_d": 100,
         "converged": (200_000, 30),
+        "size_sweep": [1_000, 10_000, 100_000, 1_000_000],
+        "size_sweep_d": [10, 100],
     },
     "quick": {
         "batch": (20_000, 50),
@@ -87,6 +97,8 @@ SIZES = {
         "sweep": [2_000, 5_000, 20_000],
         "sweep_d": 50,
         "converged": (20_000, 30),
+        "size_sweep": [1_000, 10_000],
+        "size_sweep_d": [10, 100],
     },
 }
 #: Full batch "to convergence": tight enough that a float64 fit matches the
@@ -496,6 +508,86 @@ def case_converged(sizes, rounds) -> list[Row]:
     return rows
 
 
+#: Case 7's peers: label, fit, target of gdreg / peer.
+_SWEEP_PEERS = (
+    ("Ridge", "Ridge(alpha=1e-6).fit", "<= 1.0"),
+    ("LinearRegression", "LinearRegression().fit", ""),
+    ("SGD 1 epoch", "SGDRegressor 1 epoch", ""),
+    ("SGD default", "SGDRegressor().fit", ""),
+)
+
+
+def case_size_sweep(sizes, rounds) -> tuple[list[Row], dict]:
+    """Case 7: the default fit against its peers at every size (rows and the plot's curves)."""
+    rows: list[Row] = []
+    curves = {"n": list(sizes["size_sweep"]), "d": list(sizes["size_sweep_d"]), "seconds": {}}
+    for d in sizes["size_sweep_d"]:
+        for n in sizes["size_sweep"]:
+            X, y = make_data(n, d, seed=7)
+            reference = normal_equation(X, y)[0]
+            fits: list = []
+
+            def default_fit(X=X, y=y, fits=fits):
+                model = GradientDescentRegressor().fit(X, y)
+                fits.append(bool(model.converged_))
+                return model.coef_
+
+            methods = {
+                "gdreg": quiet(default_fit),
+                "Ridge": lambda X=X, y=y: Ridge(alpha=1e-6).fit(X, y).coef_,
+                "LinearRegression": linear_regression(X, y),
+                "SGD 1 epoch": sgd_regressor(X, y),
+                "SGD default": quiet(lambda X=X, y=y: SGDRegressor(random_state=0).fit(X, y).coef_),
+            }
+            times, coefs = interleaved(methods, rounds)
+            errors = {name: relative_error(c, reference) for name, c in coefs.items()}
+            for name, seconds in times.items():
+                key = f"{name} (d = {d})"
+                curves["seconds"].setdefault(key, []).append(statistics.median(seconds))
+            for peer, label, target in _SWEEP_PEERS:
+                rows.append(
+                    Row(
+                        "7 size sweep",
+                        describe(X),
+                        "GradientDescentRegressor().fit",
+                        label,
+                        times["gdreg"],
+                        times[peer],
+                        errors["gdreg"],
+                        errors[peer],
+                        target,
+                        details={"gdreg": {"converged": fits}},
+                    )
+                )
+            del X, y
+    return rows, curves
+
+
+def plot_size_sweep(curves: dict, path: str, header: dict) -> None:
+    """Case 7's medians against n, one panel per number of features."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    widths = curves["d"]
+    fig, axes = plt.subplots(1, len(widths), figsize=(6 * len(widths), 4.5), squeeze=False)
+    for ax, d in zip(axes[0], widths, strict=True):
+        suffix = f" (d = {d})"
+        for name, seconds in curves["seconds"].items():
+            if name.endswith(suffix):
+                style = "-" if name.startswith("gdreg") else "--"
+                ax.loglog(curves["n"], seconds, style, marker="o", label=name[: -len(suffix)])
+        ax.set_xlabel("n_samples")
+        ax.set_ylabel("median seconds")
+        ax.set_title(f"default fit vs peers, d = {d} ({header['blas']})", fontsize=9)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def peak_extra_memory(f) -> int:
     """Peak bytes NumPy and Python allocate while ``f`` runs (tracemalloc)."""
     tracemalloc.start()
@@ -705,6 +797,9 @@ def _notes(r: Row) -> str:
     """Case 6: did every default fit converge, in how many epochs, and who warned."""
     if "gdreg" not in r.details:
         return ""
+    if "n_iter" not in r.details["gdreg"]:  # case 7: convergence only
+        converged = r.details["gdreg"]["converged"]
+        return f"gdreg converged_={all(converged)} ({sum(converged)}/{len(converged)} fits)"
     ours = r.details["gdreg"]
     converged = ours["converged"]
     epochs = sorted(set(ours["n_iter"]))
@@ -737,9 +832,14 @@ def main(argv=None) -> int:
     parser.add_argument("--json", metavar="PATH", help="write every measurement as JSON")
     parser.add_argument("--plot", metavar="PATH", help="run the n sweep and save the plot")
     parser.add_argument(
+        "--size-plot",
+        metavar="PATH",
+        help="run case 7 (the size sweep of the default fit) and save its plot",
+    )
+    parser.add_argument(
         "--cases",
         default="1,2,3,4,5,6",
-        help="comma-separated case numbers to run (default: all)",
+        help="comma-separated case numbers to run (default: 1 to 6; 7 is the size sweep)",
     )
     parser.add_argument(
         "--threads", type=int, default=None, help="limit BLAS/OpenMP threads (threadpoolctl)"
@@ -748,8 +848,10 @@ def main(argv=None) -> int:
     if args.rounds < 1:
         parser.error("--rounds must be >= 1")
     cases = {c.strip() for c in args.cases.split(",")}
-    if not cases <= {"1", "2", "3", "4", "5", "6"}:
-        parser.error("--cases takes numbers from 1 to 6")
+    if not cases <= {"1", "2", "3", "4", "5", "6", "7"}:
+        parser.error("--cases takes numbers from 1 to 7")
+    if args.size_plot:
+        cases.add("7")
     with threadpool_limits(limits=args.threads):
         return _run(args, cases)
 
@@ -772,6 +874,10 @@ def _run(args, cases) -> int:
         first = case_first_fit(optimizers)
     if "6" in cases:
         rows += case_converged(sizes, args.rounds)
+    size_curves = None
+    if "7" in cases:
+        sweep_rows, size_curves = case_size_sweep(sizes, args.rounds)
+        rows += sweep_rows
     curves = sweep(sizes, max(3, args.rounds // 2)) if args.plot else None
     header["load_average_end"] = os.getloadavg()[0]
 
@@ -779,6 +885,9 @@ def _run(args, cases) -> int:
     if args.plot:
         plot(curves, args.plot, header)
         print(f"\nplot written to {args.plot}")
+    if args.size_plot:
+        plot_size_sweep(size_curves, args.size_plot, header)
+        print(f"\nsize sweep plot written to {args.size_plot}")
     if args.json:
         record = {
             "machine": header,
@@ -795,6 +904,7 @@ def _run(args, cases) -> int:
             ],
             "first_fit": first,
             "sweep": curves,
+            "size_sweep": size_curves,
         }
         with open(args.json, "w") as f:
             json.dump(record, f, indent=1)

@@ -38,6 +38,7 @@ of the spectrum are estimated with Lanczos iterations (``eigsh``).
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -194,6 +195,85 @@ def spreads(objective) -> np.ndarray:
     return spread
 
 
+#: Rows (at least; 8 per feature for wide X) of the sample from which a
+#: stochastic fit without ``tol`` takes its coordinates and its "auto" step.
+SAMPLE_ROWS = 2048
+#: The sample is used only when X has this many times more rows: below that a
+#: full pass is cheap next to an epoch, and the sample (a copy) would not be
+#: small next to X.
+SAMPLE_FRACTION = 32
+#: The sample's largest curvature is multiplied by this before it sets a step.
+SAMPLE_SAFETY = 1.5
+
+
+def sample_rows(objective) -> np.ndarray | None:
+    """Sorted indices of a fixed random sample of the rows, or None (use all rows).
+
+    Only dense ``X`` with at least ``SAMPLE_FRACTION`` times more rows than
+    the sample is sampled. The seed is fixed: the same data give the same
+    sample, and so the same fit, whatever ``random_state``.
+    """
+    X = objective.scaled(None).X
+    if not isinstance(X, np.ndarray) or X.ndim != 2:
+        return None
+    n, d = X.shape
+    rows = max(SAMPLE_ROWS, 8 * d)
+    if SAMPLE_FRACTION * rows > n:
+        return None
+    return np.sort(np.random.default_rng(0).choice(n, rows, replace=False))
+
+
+def _sample_block(base, rows):
+    """The sampled rows centred on the objective's offsets and scaled by sqrt(c) (float64)."""
+    c = base.c[rows].astype(np.float64)
+    block = base.X[rows].astype(np.float64, copy=False)  # a fresh copy: changed in place
+    block -= base.x_offset.astype(np.float64)
+    block *= np.sqrt(c / c.sum())[:, None]
+    if base.constant is not None:
+        block[:, base.constant] = 0.0
+    return block
+
+
+def sampled_spreads(objective, rows) -> np.ndarray:
+    r""":math:`\sigma_j` estimated from the rows ``rows`` (see :func:`sample_rows`).
+
+    For a fit without ``tol``, whose standardised coordinates are only a
+    preconditioner (any positive scales give the same minimiser), this
+    spares a pass over ``X`` that costs as much as an epoch.
+    """
+    base = objective.scaled(None)
+    block = _sample_block(base, rows)
+    spread = np.sqrt(np.einsum("ij,ij->j", block, block))
+    spread[~(spread > 0)] = 1.0
+    return spread
+
+
+def sampled_lipschitz(objective, rows) -> float:
+    """An estimate of the largest curvature ``L`` of ``objective`` from the rows ``rows``.
+
+    The top eigenvalue of the sample's Hessian (in the objective's
+    coordinates), times ``SAMPLE_SAFETY``: sample covariances of ``m`` rows
+    are within about ``sqrt(d / m)`` of the full one (``m >= 8 d``), so the
+    product is an upper estimate of ``L`` for all but heavy-tailed data.
+    Costs ``m d^2`` instead of the ``n d^2`` of the full Gram matrix. The
+    caller caps it by the largest per-sample curvature, which bounds ``L``
+    exactly.
+    """
+    base = objective.scaled(None)
+    block = _sample_block(base, rows)
+    if objective.column_scale is not None:
+        block /= objective.column_scale.astype(np.float64)
+    hessian = block.T @ block
+    penalty = base.alpha
+    if objective.column_scale is not None:
+        penalty = base.alpha / objective.column_scale.astype(np.float64) ** 2
+    hessian[np.diag_indices_from(hessian)] += penalty
+    if not hessian.size:
+        return 0.0
+    top = scipy.linalg.eigvalsh(hessian, subset_by_index=[len(hessian) - 1] * 2)[0]
+    return SAMPLE_SAFETY * float(max(top, 0.0))
+
+
 def _lanczos_certificate(base, yty, dtype) -> Certificate:
     """Both ends of the spectrum by Lanczos, for problems too wide for a dense Hessian."""
     spread = spreads(base)
@@ -271,9 +351,15 @@ def error_bound(cert: Certificate, grad_w: np.ndarray) -> float:
     """
     if grad_w.shape[0] == 0:
         return 0.0
+    # called after every epoch: a few array calls, since for the small problems
+    # of a full-batch fit on X^T X they cost more than the arithmetic
     g_u = np.asarray(grad_w, dtype=np.float64) / cert.column_scale[:, None]
-    norms = np.sqrt(np.einsum("ij,ij->j", g_u, g_u)) / cert.target_scale
-    worst = float(np.max(norms))
+    if g_u.shape[1] == 1:
+        column = g_u[:, 0]
+        worst = math.sqrt(float(column @ column)) / float(cert.target_scale[0])
+    else:
+        norms = np.sqrt(np.einsum("ij,ij->j", g_u, g_u)) / cert.target_scale
+        worst = float(np.max(norms))
     if worst == 0.0:
         return 0.0
     if not np.isfinite(cert.curvature):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable
 from numbers import Integral, Real
@@ -22,14 +23,22 @@ from sklearn.utils.validation import (
 )
 
 from gdreg import _accuracy, _callbacks, _loop, _partial
-from gdreg._objective import GRAM_MAX_FEATURES, GramLeastSquares, LeastSquares
+from gdreg._objective import (
+    GRAM_MAX_FEATURES,
+    GramLeastSquares,
+    LeastSquares,
+    dense_moments,
+    sufficient_statistics,
+)
 from gdreg._repr import doc_link_template
 from gdreg._validation import (
-    check_magnitude,
+    check_largest_magnitude,
     column_ranges_shared,
     constant_columns,
     finite_sum_weights,
     full_batch_fit,
+    largest_magnitude,
+    remember_range,
     sample_fractions,
     snap_constant,
     summarize_columns,
@@ -55,10 +64,13 @@ MatrixLike: TypeAlias = ArrayLike | sp.spmatrix | sp.sparray
 
 #: The full-batch optimizer runs on X^T X when there are this many samples per feature.
 GRAM_MIN_SAMPLES_PER_FEATURE = 10
-#: ... and the data hold at least this many entries (below it one pass costs nothing).
+#: ... and, when nothing else needs the d x d Hessian (``tol=None`` with an
+#: explicit schedule), the data hold at least this many entries: below it a
+#: pass over X costs less than forming X^T X. With ``tol`` (the certificate) or
+#: ``"auto"`` (the step) the Hessian is formed anyway, so the fit always uses it.
 GRAM_MIN_SIZE = 200_000
 #: Reduced-precision X up to this many entries is fitted in float64.
-SMALL_REDUCED_PRECISION = GRAM_MIN_SIZE
+SMALL_REDUCED_PRECISION = 200_000
 #: Epochs that ``max_iter=None`` allows: full-batch epochs are cheap (O(d^2) on the
 #: sufficient statistics) and ill-conditioned problems need thousands of them.
 DEFAULT_MAX_ITER = {"batch": 10_000, "stochastic": 1_000, "minibatch": 1_000}
@@ -271,6 +283,13 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         self.record_path = record_path
         self.verbose = verbose
 
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        # scikit-learn reads the signature of __init__ (inspect.signature, about 30
+        # microseconds) on every get_params, which every fit's parameter check
+        # calls: a small fit pays it noticeably. The signature of a class does not change.
+        return list(_init_parameter_names(cls))
+
     # -- fitting --------------------------------------------------------------------
     def fit(
         self, X: MatrixLike, y: ArrayLike, sample_weight: ArrayLike | None = None
@@ -443,15 +462,11 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         self._validate_params()
         optimizer = self._resolve_optimizer()
         full_batch_fit(optimizer.sampling == "batch")
-        X, Y, weights, one_d = self._validate_training_data(X, y, sample_weight, reset=True)
-        dtype = X.dtype
-        if dtype != np.float64 and X.shape[0] * X.shape[1] <= SMALL_REDUCED_PRECISION:
-            # Small float32 data are fitted in float64 (a copy of at most 1.6 MB): the
-            # float32 answer is then as exact as the data, not as float32 gradients allow.
-            X, Y = X.astype(np.float64), Y.astype(np.float64)
-            weights = None if weights is None else weights.astype(np.float64)
-        x_offset, y_offset = self._offsets(X, Y, weights)
-        objective = self._objective(X, Y, weights, optimizer, x_offset, y_offset)
+        X, Y, weights, one_d, dtype, moments = self._validate(
+            X, y, sample_weight, reset=True, optimizer=optimizer
+        )
+        x_offset, y_offset = self._offsets(X, Y, weights, moments)
+        objective = self._objective(X, Y, weights, optimizer, x_offset, y_offset, moments)
         callbacks = _callbacks.begin_fit(
             self, X, Y[:, 0] if one_d else Y, weights, max_iter=self._max_iter(optimizer)
         )
@@ -505,8 +520,17 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
             objective.set_lipschitz(certificate.lipschitz)
         elif auto and n > d:
             # tol=None: no spectrum, so no null space to remove; a wide X (surely
-            # singular) keeps the user's coordinates, whose limit is the minimum-norm one
-            objective = objective.scaled(_accuracy.spreads(objective))
+            # singular) keeps the user's coordinates, whose limit is the minimum-norm one.
+            # Without a certificate the scales are only a preconditioner: a stochastic
+            # fit takes them, and its step's L, from a fixed sample of the rows rather
+            # than from passes over X that cost as much as its epochs (full batch: the
+            # Gram matrix that L needs gives them exactly).
+            rows = None if optimizer.sampling == "batch" else _accuracy.sample_rows(objective)
+            if rows is None:
+                objective = objective.scaled(_accuracy.spreads(objective))
+            else:
+                objective = objective.scaled(_accuracy.sampled_spreads(objective, rows))
+                objective.set_lipschitz(_accuracy.sampled_lipschitz(objective, rows))
         n_updates = _loop.updates_per_epoch(n, optimizer.sampling, batch_size)
         schedule = _loop.resolve_schedule(
             self.learning_rate, self.eta0, objective, optimizer, batch_size, n_updates
@@ -547,10 +571,37 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         return self
 
     def _validate_training_data(self, X, y, sample_weight, *, reset):
-        # A large dense X is checked for NaN and infinity by the compiled pass
-        # that also takes its column range and means (summarize_columns), not
-        # by a pass of its own in validate_data.
-        own_check = summary_will_run(X)
+        """``(X, Y, weights, one_d)`` validated as ``fit`` validates them (no conversion)."""
+        return self._validate(X, y, sample_weight, reset=reset)[:4]
+
+    def _validate(self, X, y, sample_weight, *, reset, optimizer=None):
+        """Validate the training data; for a fit (``optimizer`` given) also prepare it.
+
+        Returns ``(X, Y, weights, one_d, dtype, moments)``: ``dtype`` is the
+        data's own (coefficients are returned in it); small reduced-precision
+        data come back converted to float64 (a copy of at most 1.6 MB: the
+        float32 answer is then as exact as the data, not as float32 gradients
+        allow). ``moments`` is the one pass over dense ``X`` of the Gram
+        route (:func:`gdreg._objective.dense_moments`: column ranges, means
+        and centred statistics, read once for the finiteness and magnitude
+        checks, the offsets and the objective), or None.
+        """
+        # A dense X is checked for NaN and infinity by the pass that also takes its
+        # column range and means (the compiled summarize_columns for a large X,
+        # dense_moments on the Gram route below that), not by a pass of its own in
+        # validate_data. The compiled pass runs on several threads: above its
+        # threshold it and one syrk pass beat NumPy's column ranges in dense_moments.
+        summary = summary_will_run(X)
+        fused = (
+            not summary
+            and optimizer is not None
+            and optimizer.sampling == "batch"
+            and isinstance(X, np.ndarray)
+            and X.ndim == 2
+            and X.dtype in (np.float32, np.float64)
+            and self._uses_gram(optimizer, *X.shape)
+        )
+        own_check = fused or summary
         X, y = validate_data(
             self,
             X,
@@ -574,14 +625,48 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
             if not np.any(weights > 0):
                 raise ValueError("sample_weight must not be all zero.")
             weights = finite_sum_weights(weights)
-        if own_check and not summarize_columns(X, weights):
+        dtype = X.dtype
+        if (
+            optimizer is not None
+            and dtype != np.float64
+            and X.shape[0] * X.shape[1] <= SMALL_REDUCED_PRECISION
+        ):
+            X, Y = X.astype(np.float64), Y.astype(np.float64)
+            weights = None if weights is None else weights.astype(np.float64)
+        moments = None
+        if fused and isinstance(X, np.ndarray) and not sp.issparse(X):
+            c = None if weights is None else sample_fractions(weights, X.shape[0], X.dtype)
+            moments = dense_moments(X, Y, c)
+            remember_range(X, moments.x_low, moments.x_high)
+            remember_range(Y, moments.y_low, moments.y_high)
+            finite = moments.finite
+        else:
+            finite = summarize_columns(X, weights) if own_check else True
+        if own_check and not finite:
             # sklearn's own error (it names NaN or infinity). Also reached when the
             # pass did not run after all (validation converted X), or when X is
-            # finite and a sum overflowed: check_magnitude then says so.
+            # finite and a sum overflowed: the magnitude check then says so.
             check_array(X, accept_sparse="csr", dtype=None, input_name="X", estimator=self)
-        check_magnitude("X", X, X.shape[1], small=True)
-        check_magnitude("y", Y, Y.shape[1], small=False)
-        return X, Y, weights, one_d
+        # against the limits of the data's own precision, whatever precision the fit runs in
+        check_largest_magnitude("X", largest_magnitude(X), dtype, X.shape[1], small=True)
+        check_largest_magnitude("y", largest_magnitude(Y), dtype, Y.shape[1], small=False)
+        return X, Y, weights, one_d, dtype, moments
+
+    def _uses_gram(self, optimizer, n: int, d: int) -> bool:
+        """Whether a full-batch fit runs on the sufficient statistics ``X^T X`` (O(d^2) epochs).
+
+        The certificate of ``tol`` and the ``"auto"`` step both need the
+        ``d x d`` Hessian, which is those statistics: once they are formed,
+        running the epochs on X as well would only add passes over it.
+        """
+        if (
+            optimizer.sampling != "batch"
+            or d > GRAM_MAX_FEATURES
+            or n < GRAM_MIN_SAMPLES_PER_FEATURE * d
+        ):
+            return False
+        auto = isinstance(self.learning_rate, str) and self.learning_rate == "auto"
+        return self.tol is not None or auto or n * d >= GRAM_MIN_SIZE
 
     def _resolve_optimizer(self, *, stream=False):
         """The optimizer a fit runs (``stream=True``: one ``partial_fit`` pass per chunk).
@@ -607,10 +692,12 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
             )
         return optimizer
 
-    def _offsets(self, X, Y, weights):
+    def _offsets(self, X, Y, weights, moments=None):
         d, k = X.shape[1], Y.shape[1]
         if not self.fit_intercept:
             return np.zeros(d, dtype=X.dtype), np.zeros(k, dtype=X.dtype)
+        if moments is not None:  # constant columns already hold their constant
+            return moments.x_mean.astype(X.dtype), moments.y_mean.astype(X.dtype)
         x_offset = weighted_column_means(X, weights)
         if weights is None:
             y_offset = Y.mean(axis=0, dtype=np.float64)
@@ -618,15 +705,27 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
             y_offset = sample_fractions(weights, X.shape[0], X.dtype) @ Y
         return snap_constant(X, x_offset), snap_constant(Y, y_offset.astype(X.dtype))
 
-    def _objective(self, X, Y, weights, optimizer, x_offset, y_offset):
+    def _objective(self, X, Y, weights, optimizer, x_offset, y_offset, moments=None):
         n, d = X.shape
-        use_gram = (
-            optimizer.sampling == "batch"
-            and d <= GRAM_MAX_FEATURES
-            and n >= GRAM_MIN_SAMPLES_PER_FEATURE * d
-            and n * d >= GRAM_MIN_SIZE
-        )
-        if use_gram:  # constant columns are exactly zero once centred (dense) or zeroed (sparse)
+        statistics = None
+        if moments is not None:  # the statistics of the validation pass: no other pass over X
+            statistics = moments.about(x_offset, y_offset, X.dtype)
+        elif self._uses_gram(optimizer, n, d) and not sp.issparse(X):
+            # one pass centred on the offsets (snapped: constant columns are exact
+            # zeros); without weights, no n-long weight vector either
+            c = None if weights is None else sample_fractions(weights, n, X.dtype)
+            statistics = sufficient_statistics(X, Y, c, x_offset, y_offset, uniform=weights is None)
+        if statistics is not None:
+            return GramLeastSquares.from_statistics(
+                *statistics,
+                weight_sum=float(n) if weights is None else float(np.sum(weights, dtype=float)),
+                n_samples=n,
+                alpha=self.alpha,
+                x_offset=x_offset,
+                y_offset=y_offset,
+            )
+        if self._uses_gram(optimizer, n, d):
+            # constant columns are zeroed by the sparse statistics
             return GramLeastSquares(
                 X, Y, weights, alpha=self.alpha, x_offset=x_offset, y_offset=y_offset
             )
@@ -718,6 +817,12 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         tags.input_tags.sparse = True
         tags.target_tags.multi_output = True
         return tags
+
+
+@functools.cache
+def _init_parameter_names(cls) -> tuple[str, ...]:
+    """``BaseEstimator._get_param_names`` of ``cls``, computed once per class."""
+    return tuple(super(GradientDescentRegressor, cls)._get_param_names())
 
 
 def _not_converged_message(result, max_iter, tol, certificate) -> str:

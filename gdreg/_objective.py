@@ -37,6 +37,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from gdreg import _kernels
+from gdreg._loss import Loss, SquaredLoss, is_squared
 
 #: Largest number of features for which the d x d Gram matrix is formed.
 GRAM_MAX_FEATURES = 2048
@@ -45,8 +46,12 @@ GRAM_MAX_FEATURES = 2048
 _CHUNK_BYTES = 2**20
 #: Bytes of dense temporaries that any chunked pass may hold, however small X is.
 _MIN_CHUNK_BYTES = 2**16
-#: Bytes of centred rows per chunk of the Gram pass.
-_GRAM_CHUNK_BYTES = 2**20
+#: Bytes of centred rows per chunk of the Gram pass: X / 32 within these
+#: bounds. An absolute cap (not a fraction of X alone) keeps the buffer in
+#: cache; the floor keeps the chunks few (each costs tens of microseconds of
+#: calls): the buffer is within 5 % of any X from 10 MB up.
+_GRAM_CHUNK_BYTES = 2**21
+_GRAM_MIN_CHUNK_BYTES = 2**19
 #: Stored entries of sparse X per block of rows when forming X^T C X.
 _SPARSE_BLOCK_ENTRIES = 20_000
 #: Up to this many features, the full-batch L comes from X^T C X rather than eigsh.
@@ -101,6 +106,12 @@ class LeastSquares:
         centred values are exactly zero, so their data gradient is set to
         zero instead of the round-off that centring inside the products
         leaves (which, with no other feature, would set the "auto" step).
+    loss : Loss or None
+        The per-sample loss (:mod:`gdreg._loss`); ``None`` means
+        :class:`~gdreg._loss.SquaredLoss`. The value and gradient below are
+        written through it; the curvature methods (``hessian``,
+        ``lipschitz``...) and the compiled kernels are those of the squared
+        loss.
 
     Notes
     -----
@@ -124,9 +135,11 @@ class LeastSquares:
         y_offset,
         learn_intercept,
         constant_features=None,
+        loss: Loss | None = None,
     ):
         self.X = X
         self.Y = Y
+        self.loss = SquaredLoss() if loss is None else loss
         n = X.shape[0]
         dtype = Y.dtype
         if sample_weight is None:
@@ -183,12 +196,13 @@ class LeastSquares:
             grad_w[: self.n_features] /= self.column_scale[:, None]
 
     # -- the readable O(n d) path -------------------------------------------------
-    def _residual(self, theta, rows=slice(None)):
+    def _prediction(self, theta, rows=slice(None)):
+        """Predictions in the user's units (a fresh array the loss may overwrite)."""
         d = self.n_features
         w, b = self.coef(theta), theta[d]
         X = self.X[rows]
         shift = self.x_offset @ w - b - self.y_offset
-        return np.asarray(X @ w) - shift - self.Y[rows]
+        return np.asarray(X @ w) - shift
 
     def _gradient_from(self, theta, weighted_residual, rows=slice(None)):
         d = self.n_features
@@ -209,15 +223,15 @@ class LeastSquares:
 
     def value(self, theta) -> float:
         """Objective value J at ``theta``."""
-        r = self._residual(theta)
-        return 0.5 * float(np.vdot(self.c, np.einsum("ij,ij->i", r, r))) + self.penalty(theta)
+        loss = self.loss.weighted_value(self._prediction(theta), self.Y, self.c)
+        return loss + self.penalty(theta)
 
     def value_and_gradient(self, theta):
         """``(J(theta), grad J(theta))`` with one pass over ``X``."""
-        r = self._residual(theta)
-        cr = self.c[:, None] * r
-        value = 0.5 * float(np.vdot(cr, r)) + self.penalty(theta)
-        return value, self._gradient_from(theta, cr)
+        loss, weighted_derivative = self.loss.weighted_value_and_derivative(
+            self._prediction(theta), self.Y, self.c
+        )
+        return loss + self.penalty(theta), self._gradient_from(theta, weighted_derivative)
 
     def batch_value_and_gradient(self, theta, idx):
         """Unbiased estimate of ``(J, grad J)`` from the samples ``idx``.
@@ -226,11 +240,21 @@ class LeastSquares:
         averaged, so the expectation over a uniformly drawn batch is the full
         objective and gradient.
         """
-        r = self._residual(theta, idx)
-        scale = self.c[idx] * (self.n_samples / len(r))
-        sr = scale[:, None] * r
-        value = 0.5 * float(np.vdot(sr, r)) + self.penalty(theta)
-        return value, self._gradient_from(theta, sr, idx)
+        prediction = self._prediction(theta, idx)
+        scale = self.c[idx] * (self.n_samples / len(prediction))
+        loss, weighted_derivative = self.loss.weighted_value_and_derivative(
+            prediction, self.Y[idx], scale
+        )
+        return loss + self.penalty(theta), self._gradient_from(theta, weighted_derivative, idx)
+
+    def value_at_zero(self) -> float:
+        """J at zero parameters (the prediction is the target offset), from the loss.
+
+        Needs no pass over ``X``: it is the loss of predicting the offset.
+        """
+        if not self.n_samples:
+            return 0.0
+        return self.loss.start_value(self.Y - self.y_offset, self.c)
 
     def intercept_(self, theta):
         """The user's intercept for ``theta``."""
@@ -238,6 +262,16 @@ class LeastSquares:
         return self.y_offset - self.x_offset @ self.coef(theta) + theta[d]
 
     def stochastic_data(self) -> StochasticData:
+        """The arrays the compiled per-sample kernels read.
+
+        The kernels write the squared loss: asking for them with another loss
+        is an error, not a silent squared-loss fit.
+        """
+        if not is_squared(self.loss):
+            raise TypeError(
+                f"The compiled per-sample kernels compute the squared loss, not {self.loss!r}; "
+                "run this objective on the NumPy path."
+            )
         return StochasticData(
             self.X,
             self.Y,
@@ -414,10 +448,23 @@ class GramLeastSquares(LeastSquares):
     formed once (``C = diag(s_i / S)``), centring each chunk of rows on the
     fly so that no copy of ``X`` is made. Only used with the intercept
     eliminated (``learn_intercept=False``), where the intercept row of the
-    gradient is zero.
+    gradient is zero. The statistics suffice for the squared loss only: any
+    other ``loss`` is refused.
     """
 
-    def __init__(self, X, Y, sample_weight, *, alpha, x_offset, y_offset, learn_intercept=False):
+    def __init__(
+        self,
+        X,
+        Y,
+        sample_weight,
+        *,
+        alpha,
+        x_offset,
+        y_offset,
+        learn_intercept=False,
+        loss: Loss | None = None,
+    ):
+        _check_squared(loss)
         super().__init__(
             X,
             Y,
@@ -450,6 +497,7 @@ class GramLeastSquares(LeastSquares):
         self.gram, self.xty, self.yty = gram, xty, yty
         self.constant = None
         self.column_scale = None
+        self.loss = SquaredLoss()
         return self
 
     def value_and_gradient(self, theta):
@@ -465,6 +513,10 @@ class GramLeastSquares(LeastSquares):
 
     def value(self, theta) -> float:
         return self.value_and_gradient(theta)[0]
+
+    def value_at_zero(self) -> float:
+        # the squared loss of the centred targets, held by the statistics
+        return 0.5 * float(np.sum(self.yty))
 
     def hessian(self) -> np.ndarray | None:
         d = self.n_features
@@ -482,6 +534,15 @@ class GramLeastSquares(LeastSquares):
         return _top_eigenvalue(self.gram) + self.alpha
 
 
+def _check_squared(loss) -> None:
+    """Refuse a loss the sufficient statistics cannot represent."""
+    if loss is not None and not is_squared(loss):
+        raise TypeError(
+            f"GramLeastSquares holds X^T X and X^T y, which determine the squared loss only, "
+            f"not {loss!r}; use LeastSquares(..., loss=loss)."
+        )
+
+
 def _top_eigenvalue(gram) -> float:
     """Largest eigenvalue of a symmetric positive semi-definite matrix (0 if empty)."""
     d = gram.shape[0]
@@ -496,10 +557,13 @@ def sufficient_statistics(X, Y, c, x_offset, y_offset, *, uniform=False):
 
     Dense ``X`` is centred one small chunk of rows at a time (see
     :func:`_dense_statistics`); sparse ``X`` is centred algebraically.
-    ``uniform=True`` promises that all entries of ``c`` are equal.
+    ``uniform=True`` promises that all entries of ``c`` are equal; ``c=None``
+    means ``1 / n`` each, without an n-long vector (10 % of X at d = 10).
     """
     if not sp.issparse(X):
-        return _dense_statistics(X, Y, c, x_offset, y_offset, uniform)
+        return _dense_statistics(X, Y, c, x_offset, y_offset, uniform or c is None)
+    if c is None:
+        c = np.full(X.shape[0], 1.0 / max(X.shape[0], 1), dtype=Y.dtype)
     dtype = Y.dtype
     yc = Y - y_offset
     yty = np.einsum("ij,ij->j", c[:, None] * yc, yc)
@@ -558,7 +622,10 @@ def _dense_statistics(X, Y, c, x_offset, y_offset, uniform):
     yty = np.zeros(k, dtype=np.float64)
     rows = _gram_chunk_rows(n, d, X.dtype.itemsize)
     buffer = np.empty((min(rows, n), d), dtype=dtype)
-    weight = float(c[0]) if (uniform and n) else 1.0
+    if c is None:  # uniform weights, given as one number
+        weight = 1.0 / max(n, 1)
+    else:
+        weight = float(c[0]) if (uniform and n) else 1.0
     for start in range(0, n, rows):
         stop = min(start + rows, n)
         block = buffer[: stop - start]
@@ -586,9 +653,210 @@ def _dense_statistics(X, Y, c, x_offset, y_offset, uniform):
 
 
 def _gram_chunk_rows(n: int, d: int, itemsize: int) -> int:
-    """Rows per chunk of the Gram pass: about 1 MiB (cache-resident), at most
-    2 % of the rows once there are many, and enough rows for syrk to be
-    compute- rather than memory-bound when d is large."""
-    rows = _GRAM_CHUNK_BYTES // max(1, d * itemsize)
-    rows = min(rows, max(1, n // 50))
-    return max(256, rows)
+    """Rows per chunk of the Gram pass: ``X.nbytes / 32`` between 512 KiB and 2 MiB
+    (cache-resident; an absolute cap rather than a fraction of X alone, whose
+    small chunks cost more in calls than in arithmetic), and at least 256 rows so that syrk is
+    compute- rather than memory-bound when d is large (the X of such a d is
+    then far larger than the buffer: it has at least 10 d rows)."""
+    row = max(1, d * itemsize)
+    size = min(_GRAM_CHUNK_BYTES, max(_GRAM_MIN_CHUNK_BYTES, n * row // 32))
+    return max(256, min(size // row, max(n, 1)))
+
+
+class DenseMoments(NamedTuple):
+    """What one pass over dense ``(X, Y)`` gives the full-batch fit (see :func:`dense_moments`).
+
+    Sums are weighted by ``c`` as given (``1/n`` each without weights), in
+    float64; ``xx``, ``xy`` and ``yy`` are centred on the weighted means.
+    """
+
+    x_low: np.ndarray  # (d,) column minima, in X.dtype (rows of zero weight included)
+    x_high: np.ndarray  # (d,) column maxima
+    y_low: np.ndarray  # (k,)
+    y_high: np.ndarray  # (k,)
+    weight: float  # sum of c
+    x_mean: np.ndarray  # (d,) weighted means; a constant column's is the constant itself
+    y_mean: np.ndarray  # (k,)
+    xx: np.ndarray  # (d, d) sum_i c_i (x_i - xbar)(x_i - xbar)^T
+    xy: np.ndarray  # (d, k)
+    yy: np.ndarray  # (k,)
+
+    @property
+    def finite(self) -> bool:
+        """Whether every entry of X and Y was finite (a NaN or an infinity shows in a range)."""
+        return bool(
+            np.isfinite(self.x_low).all()
+            and np.isfinite(self.x_high).all()
+            and np.isfinite(self.y_low).all()
+            and np.isfinite(self.y_high).all()
+        )
+
+    def about(self, x_offset, y_offset, dtype):
+        """``(Xc^T C Xc, Xc^T C Yc, diag(Yc^T C Yc))`` centred on the given offsets.
+
+        Sums about any point follow from the centred ones exactly:
+        ``sum c (x - m)(x - m)^T = xx + S (xbar - m)(xbar - m)^T``; with the
+        means as offsets the correction is zero, and with zero offsets (no
+        intercept) it adds positive terms, so nothing cancels.
+        """
+        dx = self.x_mean - np.asarray(x_offset, dtype=np.float64)
+        dy = self.y_mean - np.asarray(y_offset, dtype=np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):  # the magnitude check reports it
+            gram = self.xx + self.weight * np.outer(dx, dx)
+            xty = self.xy + self.weight * np.outer(dx, dy)
+            yty = self.yy + self.weight * dy * dy
+            return gram.astype(dtype), xty.astype(dtype), yty.astype(dtype)
+
+
+def _block_range(block):
+    """Column-wise ``(min, max)`` of a block of rows, exact, without a per-row loop.
+
+    NumPy reduces a C-ordered array over axis 0 one row at a time; for
+    narrow rows the call per row dominates (about 5 ns per entry at d = 10),
+    so ``g`` consecutive rows are viewed as one row of ``g * d`` entries.
+    """
+    m, d = block.shape
+    group = -(-64 // max(d, 1))
+    if group == 1 or m < 2 * group or not block.flags.c_contiguous:
+        return block.min(axis=0), block.max(axis=0)
+    full = m // group * group
+    wide = block[:full].reshape(full // group, group * d)
+    low = wide.min(axis=0).reshape(group, d).min(axis=0)
+    high = wide.max(axis=0).reshape(group, d).max(axis=0)
+    if full < m:
+        low = np.minimum(low, block[full:].min(axis=0))
+        high = np.maximum(high, block[full:].max(axis=0))
+    return low, high
+
+
+def dense_moments(X, Y, c=None) -> DenseMoments:
+    """Column ranges, weighted means and centred second moments of dense ``(X, Y)``: one pass.
+
+    Everything the full-batch fit needs from the data (the magnitude check,
+    the constant columns, the centring offsets, the Gram matrix, ``X^T y``,
+    ``y^T y``) from one read of ``X``. Each cache-sized chunk of rows is
+    centred on its own approximate mean into one reused buffer (the chunk is
+    then read from cache, not memory), its exact first moment about that
+    pivot removes the pivot's error, and the chunks are merged with the
+    update of Chan, Golub and LeVeque (see :mod:`gdreg._stats`), so columns
+    far from zero keep every digit of their spread. Columns (and targets)
+    whose minimum equals their maximum get their constant as mean and exact
+    zeros as moments.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Any layout; never copied.
+    Y : ndarray of shape (n_samples, n_targets)
+        Targets, in ``X.dtype``.
+    c : ndarray of shape (n_samples,) or None
+        Sample fractions ``s_i / S``; ``None`` means ``1 / n`` each (no
+        weight vector is formed).
+
+    Returns
+    -------
+    DenseMoments
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[1.0, 5.0], [3.0, 5.0]]); Y = np.array([[1.0], [2.0]])
+    >>> m = dense_moments(X, Y)
+    >>> m.x_mean, m.xx, m.xy.ravel()
+    (array([2., 5.]), array([[1., 0.],
+           [0., 0.]]), array([0.5, 0. ]))
+    """
+    n, d = X.shape
+    k = Y.shape[1]
+    dtype = X.dtype
+    x_low = x_high = None
+    if k == 1:  # a reduction over all entries: contiguous, not one call per sample
+        y_low, y_high = Y.min(axis=None, keepdims=True)[0], Y.max(axis=None, keepdims=True)[0]
+    else:
+        y_low, y_high = _block_range(Y)
+    total = 0.0
+    x_mean, y_mean = np.zeros(d), np.zeros(k)
+    in_place = dtype == np.float64  # float32 chunks are added up in float64
+    xx = np.zeros((d, d), dtype=np.float64, order="F")
+    xy, yy = np.zeros((d, k)), np.zeros(k)
+    syrk = scipy.linalg.blas.get_blas_funcs("syrk", dtype=dtype)
+    rows = _gram_chunk_rows(n, d, dtype.itemsize)
+    chunks = -(-n // rows)
+    # rank-one terms of the merges, applied at the end in one product (a d x d
+    # update per chunk would cost as much as the chunk's syrk at small d):
+    # xx = sum of chunk syrks + added^T added - removed^T removed
+    added, removed = np.zeros((chunks, d)), np.zeros((chunks, d))
+    buffer = np.empty((min(rows, n), d), dtype=dtype)
+    ones = np.ones(min(rows, n), dtype=dtype)
+    c0 = 1.0 / max(n, 1)
+    # NaN, infinity or overflowing entries make NaN sums here; the caller reports them
+    # from the ranges, with scikit-learn's message or the magnitude check's
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for chunk, start in enumerate(range(0, n, rows)):
+            stop = min(start + rows, n)
+            m = stop - start
+            Xb, Yb = X[start:stop], Y[start:stop]
+            low, high = _block_range(Xb)
+            if x_low is None:
+                x_low, x_high = low, high
+            else:
+                x_low, x_high = np.minimum(x_low, low), np.maximum(x_high, high)
+            cb = None if c is None else c[start:stop]
+            part = m * c0 if cb is None else float(np.sum(cb, dtype=np.float64))
+            if not part > 0.0:
+                continue  # rows of zero weight: only their ranges count
+            # the pivot: roughly the chunk's mean (its rounding is removed below)
+            weights = ones[:m] if cb is None else cb
+            scale = 1.0 / m if cb is None else 1.0 / part
+            pivot = ((weights @ Xb) * scale).astype(dtype)
+            y_pivot = ((weights @ Yb) * scale).astype(dtype)
+            block = buffer[:m]
+            np.subtract(Xb, pivot, out=block)
+            y_block = Yb - y_pivot
+            # first moments about the pivots: near zero, so nothing cancels below
+            unit = c0 if cb is None else 1.0  # uniform sums are made with weight 1
+            a = unit * np.asarray(weights @ block, dtype=np.float64)
+            ay = unit * np.asarray(weights @ y_block, dtype=np.float64)
+            if cb is not None:
+                root = np.sqrt(cb)[:, None]
+                block *= root
+                y_block *= root
+            # upper triangle of sum c (x - pivot)(x - pivot)^T, accumulated in place
+            if in_place:
+                xx = syrk(unit, block.T, beta=1.0, c=xx, trans=0, overwrite_c=True)
+            else:
+                xx += syrk(unit, block.T, trans=0)
+            xy += unit * np.asarray(block.T @ y_block, dtype=np.float64)
+            yy += unit * np.einsum("ij,ij->j", y_block, y_block, dtype=np.float64)
+            # about the chunk's exact mean: minus a a^T / part
+            removed[chunk] = a / np.sqrt(part)
+            xy -= np.outer(a, ay) / part
+            yy -= ay * ay / part
+            # merged with the chunks so far (Chan et al.): plus cross dx dx^T
+            merged = total + part
+            share = part / merged
+            dx = pivot.astype(np.float64) + a / part - x_mean
+            dy = y_pivot.astype(np.float64) + ay / part - y_mean
+            cross = total * share
+            added[chunk] = np.sqrt(cross) * dx
+            xy += cross * np.outer(dx, dy)
+            yy += cross * dy * dy
+            x_mean += share * dx
+            y_mean += share * dy
+            total = merged
+        xx += added.T @ added
+        xx -= removed.T @ removed
+    if x_low is None:  # no rows
+        x_low = x_high = np.zeros(d, dtype=dtype)
+    xx = np.triu(xx) + np.triu(xx, 1).T
+    # constant columns: exact means, exact zeros (round-off would be a spurious curvature)
+    constant = x_low == x_high
+    x_mean[constant] = x_low[constant]
+    xx[constant, :] = 0.0
+    xx[:, constant] = 0.0
+    xy[constant, :] = 0.0
+    flat = y_low == y_high
+    y_mean[flat] = y_low[flat]
+    xy[:, flat] = 0.0
+    yy[flat] = 0.0
+    return DenseMoments(x_low, x_high, y_low, y_high, total, x_mean, y_mean, xx, xy, yy)

@@ -120,6 +120,17 @@ def summarize_columns(X, weights) -> bool | None:
     return bool(np.isfinite(means).all())
 
 
+def remember_range(A, low, high) -> None:
+    """Record the column range of ``A`` computed elsewhere (a fused pass) for the running fit.
+
+    The magnitude check, the constant columns and the constant-offset snap
+    then read it instead of passing over ``A`` again. Nothing outside a fit.
+    """
+    entry = _memo_entry(A)
+    if entry is not None:
+        entry["range"] = (low, high)
+
+
 def weighted_column_means(X, weights) -> np.ndarray:
     """``sum_i c_i x_i`` in ``X.dtype`` (from :func:`summarize_columns` when it ran)."""
     entry = _memo_entry(X)

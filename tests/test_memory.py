@@ -85,3 +85,20 @@ def test_sparse_fit_does_not_densify():
         peak = _peak(lambda: est.fit(X, y))
     dense_bytes = X.shape[0] * X.shape[1] * 8
     assert peak <= 0.1 * dense_bytes
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize(("n", "d"), [(125_000, 10), (25_000, 50), (200_000, 50)])
+def test_default_full_batch_fit_stays_within_a_tenth_of_X(n, d, weighted):
+    """From 10 MB up, whatever the width: no n-long vector at d = 10 (each is 10 % of X)."""
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((n, d)) + 1.0
+    y = X @ rng.standard_normal(d)
+    weights = rng.uniform(0.5, 2.0, n) if weighted else None
+    est = GradientDescentRegressor()
+    est.fit(X, y, sample_weight=weights)  # compile first
+    peak = _peak(lambda: est.fit(X, y, sample_weight=weights))
+    # the weights themselves are the caller's; their normalised copy is one n-vector
+    allowance = n * 8 if weighted else 0
+    assert peak <= _budget(X) + allowance, f"peak {peak / X.nbytes:.3f} x X.nbytes"
+    assert est.converged_
