@@ -7,6 +7,7 @@ from gdreg.optimizers._accelerated import AcceleratedGradient
 from gdreg.optimizers._adaptive import AdaGrad, Adam, RMSProp
 from gdreg.optimizers._averaged import AveragedSGD
 from gdreg.optimizers._base import SAMPLINGS, Optimizer, as_optimizer
+from gdreg.optimizers._compiled import piece_epoch, register_update_piece
 from gdreg.optimizers._gd import GradientDescent
 from gdreg.optimizers._momentum import Momentum, Nesterov, accelerated_momentum
 from gdreg.optimizers._svrg import SVRG
@@ -25,4 +26,6 @@ __all__ = [
     "RMSProp",
     "accelerated_momentum",
     "as_optimizer",
+    "piece_epoch",
+    "register_update_piece",
 ]
