@@ -5,6 +5,7 @@ Usage::
     python benchmarks/bench_rules.py                # 200,000 x 10 and 100,000 x 100
     python benchmarks/bench_rules.py --quick        # 20,000 x 10 and 10,000 x 100
     python benchmarks/bench_rules.py --rounds 7
+    python benchmarks/bench_rules.py --cold         # also the first fit with an empty cache
 
 Each rule's epoch is ``gdreg._loop.run(..., max_iter=1, tol=None)`` on an
 objective built once outside the timing (as ``gdreg_epoch`` in
@@ -20,6 +21,13 @@ Every method of one table is timed *interleaved*: one warm-up call each (which
 also compiles), then ``--rounds`` rounds of all methods in turn; the table
 gives medians in nanoseconds per sample and the ratios, both from the same
 rounds, so that a change in the machine's load hits every method alike.
+
+``--cold`` adds the first ``fit`` of each rule and sampling in a fresh process
+whose numba cache (``NUMBA_CACHE_DIR``) is an empty temporary directory, as
+case 5 of ``benchmarks/run.py`` (20,000 x 50, two epochs): what compiling the
+rule's kernel costs a new installation; target: under 2 s per rule. Wall and
+CPU seconds of the process are both given: on a shared machine the CPU time is
+what the compilation costs, the wall time also counts waiting for a core.
 """
 
 from __future__ import annotations
@@ -27,7 +35,9 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 
 import numpy as np
 from sklearn.linear_model import SGDRegressor
@@ -151,16 +161,61 @@ def minibatch_table(sizes, rounds) -> list[str]:
     return lines
 
 
+_COLD_SCRIPT = """
+import time, warnings
+import numpy as np
+from gdreg import GradientDescentRegressor
+from gdreg import optimizers
+rng = np.random.default_rng(0)
+X = rng.standard_normal((20_000, 50)); y = X @ rng.standard_normal(50)
+warnings.simplefilter("ignore")
+optimizer = getattr(optimizers, {rule!r})(sampling={sampling!r})
+t0, c0 = time.perf_counter(), time.process_time()
+GradientDescentRegressor(optimizer=optimizer, max_iter=2, batch_size=32).fit(X, y)
+print(time.perf_counter() - t0, time.process_time() - c0)
+"""
+
+
+def cold_fit(rule: str, sampling: str) -> tuple[float, float]:
+    """Wall and CPU seconds of the first fit in a fresh process with an empty numba cache."""
+    with tempfile.TemporaryDirectory() as cache:
+        out = subprocess.run(
+            [sys.executable, "-c", _COLD_SCRIPT.format(rule=rule, sampling=sampling)],
+            env=dict(os.environ, NUMBA_CACHE_DIR=cache),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    wall, cpu = map(float, out.stdout.split())
+    return wall, cpu
+
+
+def cold_table() -> list[str]:
+    lines = [
+        "| rule | sampling | first fit, wall s | first fit, CPU s |",
+        "|---|---|---:|---:|",
+    ]
+    for rule in RULES:
+        for sampling in ("stochastic", "minibatch"):
+            wall, cpu = cold_fit(rule, sampling)
+            lines.append(f"| {rule} | {sampling} | {wall:.2f} | {cpu:.2f} |")
+    return lines
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (median)")
+    parser.add_argument("--cold", action="store_true", help="first fits with an empty cache")
     args = parser.parse_args(argv)
     sizes = SIZES["quick" if args.quick else "full"]
     print(f"Per-sample epoch (median of {args.rounds} interleaved rounds)\n")
     print("\n".join(per_sample_table(sizes, args.rounds)))
     print(f"\nMini-batch epoch (median of {args.rounds} interleaved rounds)\n")
     print("\n".join(minibatch_table(sizes, args.rounds)), flush=True)
+    if args.cold:
+        print("\nFirst fit in a fresh process, empty numba cache (20,000 x 50, 2 epochs)\n")
+        print("\n".join(cold_table()), flush=True)
 
 
 if __name__ == "__main__":

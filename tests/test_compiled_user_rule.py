@@ -8,6 +8,10 @@ shows; the NumPy path (``gdreg._kernels.ENABLED = False``) is the reference.
 
 from __future__ import annotations
 
+import functools
+import os
+import subprocess
+import sys
 from typing import NamedTuple
 
 import numpy as np
@@ -153,3 +157,64 @@ def test_sign_descent_gets_near_the_normal_equation():
     coef, _ = normal_equation(X, y)
     # scale-free: each coefficient times its feature's spread over y's spread
     assert np.abs((model.coef_ - coef) * X.std(axis=0) / y.std()).max() < 0.01
+
+
+USER_SCRIPT = """
+import numpy as np
+from typing import NamedTuple
+from gdreg import GradientDescentRegressor
+from gdreg.optimizers import Optimizer, piece_epoch, register_update_piece
+
+class ScriptHyper(NamedTuple):
+    unused: float = 0.0
+
+def script_piece(hyper, factors, g, a, b, eta):
+    return -eta * g, a, b
+
+register_update_piece(ScriptHyper, script_piece)
+
+class ScriptRule(Optimizer):
+    def init(self, params):
+        return ()
+    def update(self, grad, state, params, step_size):
+        return -step_size * grad, state
+    def compiled_epoch(self, data, params, state, order, steps, batch_size):
+        return state, piece_epoch(data, params, ScriptHyper(), order, steps, batch_size)
+
+X = np.random.default_rng(0).standard_normal((200, 3))
+for sampling in ("stochastic", "minibatch"):
+    GradientDescentRegressor(optimizer=ScriptRule(sampling=sampling), learning_rate="constant",
+                             max_iter=2, tol=None).fit(X, X @ [1.0, 2.0, 3.0])
+print("ok")
+"""
+
+BUILTIN_SCRIPT = """
+import numpy as np
+from gdreg import GradientDescentRegressor
+from gdreg.optimizers import Momentum
+X = np.random.default_rng(0).standard_normal((200, 3))
+for sampling in ("stochastic", "minibatch"):
+    GradientDescentRegressor(optimizer=Momentum(sampling=sampling), learning_rate="constant",
+                             max_iter=2, tol=None).fit(X, X @ [1.0, 2.0, 3.0])
+print("ok")
+"""
+
+
+def test_a_script_rule_never_enters_the_shared_disk_cache(tmp_path):
+    """A rule whose type lives in a script runs on in-memory kernels: had its
+    specialisation been written to the on-disk cache, the next process loading
+    that kernel (any built-in rule) would fail to unpickle the script's type."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_")}
+    env["NUMBA_CACHE_DIR"] = str(tmp_path / "cache")
+    script = tmp_path / "user_rule.py"
+    script.write_text(USER_SCRIPT)
+    run = functools.partial(subprocess.run, env=env, cwd=tmp_path, capture_output=True, text=True)
+    first = run([sys.executable, str(script)])
+    assert first.stdout.strip() == "ok", first.stderr
+    script.unlink()  # the script's module is gone, as for any other process
+    for _ in range(2):  # compiles (or loads) the built-in specialisations, then loads them
+        second = run([sys.executable, "-c", BUILTIN_SCRIPT])
+        assert second.stdout.strip() == "ok", second.stderr
+    indexes = list((tmp_path / "cache").rglob("*.nbi"))
+    assert indexes
+    assert not any(b"ScriptHyper" in path.read_bytes() for path in indexes)

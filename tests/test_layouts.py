@@ -241,11 +241,16 @@ def test_state_passes_from_block_to_block(monkeypatch):
             np.testing.assert_array_equal(part_f, part_c)
 
 
+class _HalfStepAveraged(AveragedSGD):
+    def update(self, grad, state, params, step_size):
+        return super().update(grad, state, params, step_size / 2)
+
+
 def test_a_rule_without_compiled_epoch_leaves_the_epoch_to_numpy():
     X, y, weights = _data(n=300)
     data = _stochastic_data(np.asfortranarray(X), y[:, None], weights, scaled=False)
     theta = np.zeros((D + 1, 1))
-    optimizer = AveragedSGD("minibatch")  # compiled per sample only
+    optimizer = _HalfStepAveraged("minibatch")  # its own update: no compiled epoch
     steps = EpochSteps(Constant(1e-3), 1, 10, np.float64)
     order = np.arange(300, dtype=np.int64)
     done = _blocks.compiled_epoch(optimizer, data, theta, optimizer.init(theta), order, steps, 32)

@@ -1,118 +1,83 @@
-"""Averaged SGD: per-sample epochs that keep the running average of the iterates."""
+"""Averaged SGD: epochs that keep the running average of the iterates.
+
+:class:`~gdreg.optimizers.AveragedSGD` is plain SGD plus a running average, so
+its compiled epochs are those of every rule with an update piece
+(:mod:`gdreg._kernels._rules`): per sample and mini-batch, dense in any layout,
+CSR, any number of targets, weights, standardised coordinates. A piece sees
+the gradient and its two state entries, never the parameters, so the rule's
+state is the iterate itself (a copy of ``theta``, in the optimizer's
+coordinates) and the average; this module makes that copy.
+
+One generic kernel instead of a dedicated one: at 200,000 x 10 its per-sample
+epoch took 42 ns a sample against 36 for the former dedicated kernel (and
+101 for ``SGDRegressor(average=True)``), at 100,000 x 100 211 ns against 292
+(1016): the extra state read costs little, and the generic kernel evaluates
+built-in schedules itself rather than reading a steps array.
+
+On CSR rows an update costs O(d), not O(non-zeros): the plain rule's lazy
+coefficients (:mod:`gdreg._kernels._sparse`) would need a lazy average as well
+(scikit-learn's ``average_a``/``average_b``), which is not done. At 20,000 x
+100 with 5 % non-zeros a per-sample epoch took 531 ns a sample, against
+270,000 on the NumPy path and 152 for the plain rule's lazy kernel.
+"""
 
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
-from gdreg._kernels._compile import _LINE, _PREFETCH_AHEAD, _SUMS, _jit, _prefetch
+from gdreg._kernels._rules import rule_epoch
 
-
-# -- averaged SGD ---------------------------------------------------------------------
-@_jit(nogil=True, fastmath=_SUMS)
-def _asgd_dense(
-    flat, y, scale, x_off, y_off, alpha, learn_b, w, avg, order, steps, count0, start, prec
-):
-    """Per-sample SGD with a running average of the iterates, one target, C-ordered X.
-
-    The update of ``w`` is :func:`_sgd_dense`'s; after it, update ``count0 + p + 1``
-    sets ``avg = w`` while it is at most ``start`` and ``avg += (w - avg) / (count -
-    start)`` afterwards (:class:`~gdreg.optimizers.AveragedSGD`). Returns the
-    epoch's running objective (before each update), as the plain kernel does.
-    """
-    d = x_off.shape[0]
-    n = order.shape[0]
-    total = 0.0
-    for p in range(n):
-        ahead = p + _PREFETCH_AHEAD
-        if ahead < n:
-            k = order[ahead]
-            for f in range(0, d, _LINE):
-                _prefetch(flat, k * d + f)
-            _prefetch(flat, k * d + d - 1)
-            _prefetch(y, k)
-            _prefetch(scale, k)
-        i = order[p]
-        base = i * d
-        s = 0.0
-        for f in range(d):
-            s += (flat[base + f] - x_off[f]) * w[f]
-        r = s + w[d] + y_off - y[i]
-        si = scale[i]
-        loss = 0.5 * si * r * r
-        if alpha != 0.0:
-            u = 0.0
-            for f in range(d):
-                u += w[f] * w[f]
-            loss += 0.5 * alpha * u
-        total += loss
-        step = steps[p]
-        g = si * r
-        for f in range(d):
-            w[f] -= step * prec[f] * (g * (flat[base + f] - x_off[f]) + alpha * w[f])
-        if learn_b:
-            w[d] -= step * g
-        count = count0 + p + 1
-        if count <= start:
-            for f in range(d + 1):
-                avg[f] = w[f]
-        else:
-            weight = 1.0 / (count - start)
-            for f in range(d + 1):
-                avg[f] += (w[f] - avg[f]) * weight
-    return total / n
+__all__ = ["averaged_epoch"]
 
 
-def averaged_epoch(data, theta, average, order, steps, count0: int, start: int) -> float | None:
-    """One per-sample epoch of :class:`~gdreg.optimizers.AveragedSGD`, in place.
+def averaged_epoch(
+    data, theta, average, hyper, count0: int, order, steps, batch_size: int
+) -> float:
+    """One per-sample or mini-batch epoch of an averaging rule, in place.
 
-    ``theta`` and ``average`` (shape ``(n_features + 1, 1)``) are updated in
-    the objective's coordinates; ``count0`` updates were made before. Returns
-    the epoch's running objective, or None for data the kernel does not take
-    (sparse, several targets, non-C-ordered X: the NumPy path runs them).
+    Parameters
+    ----------
+    data : StochasticData
+        Arrays from :meth:`gdreg._objective.LeastSquares.stochastic_data`.
+    theta : ndarray of shape (n_features + 1, n_targets)
+        The iterate, C-contiguous, in the objective's coordinates; updated in
+        place.
+    average : ndarray of shape (n_features + 1, n_targets)
+        The running average of the iterates, C-contiguous and of ``theta``'s
+        dtype; updated in place.
+    hyper : NamedTuple
+        The rule's hyperparameters, registered with
+        :func:`gdreg._kernels._rules.register_piece` for a piece whose state
+        is ``(iterate, average)``
+        (:class:`gdreg.optimizers._averaged.AveragedHyper`).
+    count0 : int
+        Updates before this epoch.
+    order : ndarray of int64
+        Sample visiting order.
+    steps : ndarray or EpochSteps
+        Step size of each update.
+    batch_size : int
+        Samples per update (1 for per-sample).
+
+    Returns
+    -------
+    float
+        Mean over the epoch of the objective on each batch before its update.
 
     Examples
     --------
     >>> import numpy as np
     >>> from gdreg._objective import LeastSquares
+    >>> from gdreg.optimizers._averaged import AveragedHyper
     >>> X, Y = np.array([[1.0], [2.0], [3.0]]), np.array([[2.0], [4.0], [6.0]])
     >>> ls = LeastSquares(X, Y, None, alpha=0.0, x_offset=np.zeros(1),
     ...                   y_offset=np.zeros(1), learn_intercept=False)
     >>> theta, average = np.zeros((2, 1)), np.zeros((2, 1))
-    >>> _ = averaged_epoch(ls.stochastic_data(), theta, average, np.arange(3),
-    ...                    np.full(3, 0.1), 0, 0)
+    >>> _ = averaged_epoch(ls.stochastic_data(), theta, average, AveragedHyper(0.0), 0,
+    ...                    np.arange(3), np.full(3, 0.1), 1)
     >>> theta[0, 0].round(4), average[0, 0].round(4)  # iterates 0.2, 0.92, 1.892
     (np.float64(1.892), np.float64(1.004))
     """
-    X = data.X
-    if sp.issparse(X) or theta.shape[1] != 1 or not X.flags.c_contiguous:
-        return None
-    d = data.x_offset.shape[0]
-    dtype = theta.dtype
-    scale = getattr(data, "column_scale", None)
-    factor = np.ones((d, 1), dtype=dtype) if scale is None else scale.astype(dtype)[:, None]
-    w = theta.copy()
-    avg = average.copy()
-    w[:d] /= factor
-    avg[:d] /= factor
-    loss = _asgd_dense(
-        X.reshape(-1),
-        data.Y[:, 0],
-        data.scale,
-        data.x_offset,
-        dtype.type(data.y_offset[0]),
-        dtype.type(data.alpha),
-        data.learn_intercept,
-        w[:, 0],
-        avg[:, 0],
-        order,
-        np.ascontiguousarray(steps, dtype=dtype),
-        int(count0),
-        int(start),
-        np.ascontiguousarray(1.0 / factor[:, 0] ** 2, dtype=dtype),
-    )
-    theta[:d] = w[:d] * factor
-    theta[d] = w[d]
-    average[:d] = avg[:d] * factor
-    average[d] = avg[d]
-    return float(loss)
+    # the piece's first state entry: a copy of the iterate, in the same coordinates
+    iterate = np.array(theta, order="C", copy=True)
+    return rule_epoch(data, theta, hyper, iterate, average, count0, order, steps, batch_size)

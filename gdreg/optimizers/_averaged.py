@@ -3,12 +3,13 @@ r"""Averaged stochastic gradient descent (Polyak and Juditsky, 1992; Ruppert, 19
 from __future__ import annotations
 
 from numbers import Integral
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from gdreg import _kernels
+from gdreg._kernels._rules import register_piece
 from gdreg.optimizers._base import SAMPLINGS, Optimizer
 
 __all__ = ["AveragedSGD", "AveragedState"]
@@ -19,6 +20,36 @@ class AveragedState(NamedTuple):
 
     count: int
     average: np.ndarray
+
+
+class AveragedHyper(NamedTuple):
+    """:class:`AveragedSGD`'s hyperparameter, as its compiled update piece reads it."""
+
+    start: float
+
+
+# The compiled update piece (gdreg._kernels._rules): one coordinate of ``update``.
+# The piece sees no parameters, only its state, so its first state entry ``a`` is
+# the iterate itself (a copy of the parameters, in the optimizer's coordinates) and
+# ``b`` the running average.
+def _averaged_factors(hyper, t):
+    # the weight of the new iterate in the average of update t, and whether the
+    # average is still the iterate itself (update t at most ``start``)
+    if t <= hyper.start:
+        return 1.0, 1.0
+    return 1.0 / (t - hyper.start), 0.0
+
+
+def _averaged_piece(hyper, factors, g, a, b, eta):
+    delta = -eta * g
+    iterate = a + delta
+    # a multiplication by the weight, not update()'s division: round-off apart the
+    # same, and a division per coordinate and update would cost more than the step
+    average = iterate if factors[1] != 0.0 else b + (iterate - b) * factors[0]
+    return delta, iterate, average
+
+
+register_piece(AveragedHyper, _averaged_factors, _averaged_piece)
 
 
 class AveragedSGD(Optimizer):
@@ -68,6 +99,13 @@ class AveragedSGD(Optimizer):
     :math:`1/L` for the full batch, ``InverseSqrt(1/L(B), t0=T)`` otherwise,
     the classical :math:`t^{-1/2}` decay for which averaging is designed.
 
+    **Compiled epochs.** The stochastic and mini-batch epochs run in the
+    compiled kernels of every rule with an update piece (dense X in any
+    layout, CSR, any number of targets), with the iterates and average of
+    :meth:`update` up to round-off (the average's weight :math:`1/(t - t_s)`
+    is multiplied, not divided by). A subclass that overrides :meth:`update`
+    runs the NumPy path.
+
     Examples
     --------
     >>> import numpy as np
@@ -111,14 +149,24 @@ class AveragedSGD(Optimizer):
     def output(self, params: np.ndarray, state: AveragedState) -> np.ndarray:
         return state.average
 
-    def compiled_epoch(self, data, params, state, order, steps, batch_size):
-        # the kernel makes exactly update()'s iterates and averages; a subclass that
-        # changes update() gets the NumPy path
-        if not _kernels.ENABLED or batch_size != 1 or type(self).update is not AveragedSGD.update:
+    def compiled_epoch(
+        self,
+        data: Any,
+        params: np.ndarray,
+        state: AveragedState,
+        order: np.ndarray,
+        steps: Any,
+        batch_size: int,
+    ) -> tuple[AveragedState, float] | None:
+        # the kernels make exactly update()'s iterates and averages (to round-off); a
+        # subclass that changes update() gets the NumPy path
+        if not _kernels.ENABLED or type(self).update is not AveragedSGD.update:
             return None
         self._validate_params()
-        average = np.array(state.average, copy=True)
-        loss = _kernels.averaged_epoch(data, params, average, order, steps, state.count, self.start)
-        if loss is None:
-            return None
-        return AveragedState(state.count + len(order), average), loss
+        average = np.array(state.average, dtype=params.dtype, order="C", copy=True)
+        hyper = AveragedHyper(float(self.start))
+        loss = _kernels.averaged_epoch(
+            data, params, average, hyper, state.count, order, steps, batch_size
+        )
+        updates = -(-len(order) // batch_size)
+        return AveragedState(state.count + updates, average), loss
