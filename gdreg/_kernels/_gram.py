@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from gdreg._kernels._compile import _jit
@@ -9,56 +11,68 @@ from gdreg._kernels._compile import _jit
 #: Status codes returned by :func:`gram_descent`.
 RUNNING, CONVERGED, DIVERGED = 0, 1, 2
 
+#: How much cheaper the loop is to start when its code is ready (:func:`code_ready`)
+#: than when it must be compiled (a load of tens of ms once per process, or nothing,
+#: against about a second): the loop counts X as this many times larger against
+#: ``COMPILED_MIN_SIZE``, so from 100 entries at the default threshold, while a
+#: threshold of 0 or a huge one still switches every compiled path on or off.
+READY_SCALE = 10_000
+
 
 # -- full batch on the sufficient statistics -----------------------------------------
 @_jit(nogil=True)
 def _gram_descent(
-    gram_t,
+    hessian_t,
     xty,
     yty_sum,
-    alpha,
     theta,
     steps,
-    inv_spread,
+    nesterov,
+    previous,
+    previous_grad,
+    counts,
+    grad_scale,
     bound_factor,
     tol,
     limit,
     losses,
     changes,
-    gw,
+    hu,
 ):
     # One njit function that allocates nothing and calls no other njit function:
     # each of those compiles on its own, and the first fit of a process pays for
-    # it. gw is a (d, k) buffer from the caller.
+    # it. hessian_t (penalty included) and xty are in the optimizer's coordinates,
+    # so an epoch needs no scaling; hu is a (d, k) buffer from the caller.
     d, k = xty.shape
     epochs = steps.shape[0]
     for e in range(epochs + 1):
-        # gw = G @ theta[:d], a sum of scaled rows of G^T (unit stride, vectorises)
+        # hu = H @ theta[:d], a sum of scaled rows of H^T (unit stride, vectorises)
         for f in range(d):
             for j in range(k):
-                gw[f, j] = 0.0
+                hu[f, j] = 0.0
         for f2 in range(d):
             for j in range(k):
-                wf = theta[f2, j]
+                uf = theta[f2, j]
                 for f in range(d):
-                    gw[f, j] += gram_t[f2, f] * wf
+                    hu[f, j] += hessian_t[f2, f] * uf
         if e > 0:
-            # J = (yty - 2 w.q + w.Gw) / 2 + alpha |w|^2 / 2, as GramLeastSquares computes it
+            # J = (yty - 2 u.q + u.Hu) / 2: what GramLeastSquares computes, the
+            # penalty being part of H
             cross = 0.0
             quad = 0.0
             norm = 0.0
             for f in range(d):
                 for j in range(k):
                     cross += theta[f, j] * xty[f, j]
-                    quad += theta[f, j] * gw[f, j]
+                    quad += theta[f, j] * hu[f, j]
                     norm += theta[f, j] * theta[f, j]
-            value = 0.5 * (yty_sum - 2.0 * cross + quad) + 0.5 * alpha * norm
+            value = 0.5 * (yty_sum - 2.0 * cross + quad)
             # the error bound of gdreg._accuracy.error_bound at the new theta
             change = 0.0
             for j in range(k):
                 sq = 0.0
                 for f in range(d):
-                    g = (gw[f, j] - xty[f, j] + alpha * theta[f, j]) * inv_spread[f]
+                    g = (hu[f, j] - xty[f, j]) * grad_scale[f]
                     sq += g * g
                 if sq > 0.0:
                     change = max(change, np.sqrt(sq) * bound_factor[j])
@@ -71,11 +85,120 @@ def _gram_descent(
         if e == epochs:
             break
         eta = steps[e]
-        for j in range(k):
+        if not nesterov:
+            for j in range(k):
+                for f in range(d):
+                    # the update GradientDescent makes: theta + (-eta * grad)
+                    theta[f, j] = theta[f, j] + (-eta * (hu[f, j] - xty[f, j]))
+        elif counts[0] < 0:
+            # AcceleratedGradient's first update (no previous iterate): a plain step
+            for j in range(k):
+                for f in range(d):
+                    g = hu[f, j] - xty[f, j]
+                    previous[f, j] = theta[f, j]
+                    previous_grad[f, j] = g
+                    theta[f, j] = theta[f, j] + (-eta * g)
+            counts[0] = 1
+        else:
+            # AcceleratedGradient.update: restart when the last move went uphill
+            count = counts[0]
+            uphill = 0.0
             for f in range(d):
-                # the update GradientDescent makes: theta + (-eta * grad)
-                theta[f, j] = theta[f, j] + (-eta * (gw[f, j] - xty[f, j] + alpha * theta[f, j]))
+                for j in range(k):
+                    uphill += (hu[f, j] - xty[f, j]) * (theta[f, j] - previous[f, j])
+            if uphill > 0.0:
+                count = 0
+                counts[1] += 1
+            beta = count / (count + 3.0)
+            for j in range(k):
+                for f in range(d):
+                    g = hu[f, j] - xty[f, j]
+                    moved = theta[f, j] - previous[f, j]
+                    look_ahead = g + beta * (g - previous_grad[f, j])
+                    previous[f, j] = theta[f, j]
+                    previous_grad[f, j] = g
+                    theta[f, j] = theta[f, j] + (beta * moved - eta * look_ahead)
+            counts[0] = count + 1
     return epochs, RUNNING
+
+
+def standardised_statistics(objective, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """``(H^T, q)``: the Hessian (penalty included) and ``X^T C y`` in ``objective``'s coordinates.
+
+    In standardised coordinates ``u = D w`` (``D = diag(column_scale)``) the
+    gradient is ``D^-1 (G + alpha I) D^-1 u - D^-1 q``: scaling the ``d x d``
+    statistics once spares every epoch the scaling that
+    :meth:`~gdreg._objective.GramLeastSquares.value_and_gradient` does.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gdreg._objective import GramLeastSquares
+    >>> X = np.array([[0.0], [1.0], [2.0]]); Y = np.array([[1.0], [3.0], [5.0]])
+    >>> obj = GramLeastSquares(X, Y, None, alpha=0.0, x_offset=X.mean(0), y_offset=Y.mean(0))
+    >>> hessian_t, q = standardised_statistics(obj.scaled(np.array([2.0])), np.float64)
+    >>> float(hessian_t[0, 0] * 4), float(q[0, 0] * 2)  # back in the user's units
+    (0.6666666666666666, 1.3333333333333333)
+    """
+    hessian = objective.own_hessian(objective.hessian())
+    xty = objective.xty.astype(np.float64)
+    if objective.column_scale is not None:
+        xty = xty / objective.column_scale.astype(np.float64)[:, None]
+    return np.ascontiguousarray(hessian.T, dtype=dtype), np.ascontiguousarray(xty, dtype=dtype)
+
+
+def _bound_pieces(objective, certificate) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature and per-target factors turning the kernel's gradient into the bound.
+
+    The loop's bound (:meth:`gdreg._loop._Judge.bound`, then
+    :func:`gdreg._accuracy.error_bound`) takes the gradient back to the
+    user's units and then to the certificate's standardised ones, and divides
+    by ``mu sigma_y``; a curvature that is not positive and finite certifies
+    nothing (``inf``), as there.
+    """
+    d, k = objective.xty.shape
+    if certificate is None:
+        return np.zeros(d), np.full(k, np.nan)
+    scale = np.ones(d) if objective.column_scale is None else objective.column_scale
+    grad_scale = np.asarray(scale, dtype=np.float64) / certificate.column_scale
+    mu = float(certificate.curvature)
+    if 0.0 < mu < np.inf:
+        factor = 1.0 / (mu * np.asarray(certificate.target_scale, dtype=np.float64))
+    else:
+        factor = np.full(k, np.inf)
+    return grad_scale, factor
+
+
+def _run(
+    objective, theta, steps, nesterov, previous, previous_grad, counts, certificate, tol, limit
+):
+    dtype = theta.dtype
+    d, k = objective.xty.shape
+    losses = np.empty(len(steps))
+    changes = np.empty(len(steps))
+    hessian_t, xty = standardised_statistics(objective, dtype)
+    grad_scale, factor = _bound_pieces(objective, certificate)
+    epochs, status = _gram_descent(
+        hessian_t,
+        xty,
+        float(np.sum(objective.yty)),
+        theta,
+        np.ascontiguousarray(steps, dtype=dtype),
+        nesterov,
+        previous,
+        previous_grad,
+        counts,
+        np.ascontiguousarray(grad_scale, dtype=np.float64),
+        np.ascontiguousarray(factor, dtype=np.float64),
+        -1.0 if tol is None else float(tol),
+        float(limit),
+        losses,
+        changes,
+        np.empty((d, k), dtype=dtype),
+    )
+    if certificate is None:
+        changes[:] = np.nan  # not evaluated, as in the loop
+    return int(epochs), int(status), losses[:epochs], changes[:epochs]
 
 
 def gram_descent(objective, theta, steps, *, certificate, tol, limit):
@@ -83,9 +206,10 @@ def gram_descent(objective, theta, steps, *, certificate, tol, limit):
 
     Makes, for each step ``eta`` in ``steps``, the update ``theta -= eta *
     grad J(theta)`` that :class:`~gdreg.optimizers.GradientDescent` makes on
-    :class:`~gdreg._objective.GramLeastSquares` (in the user's coordinates),
-    and evaluates the loop's error bound and divergence test after each
-    one, stopping at the first epoch that meets either.
+    :class:`~gdreg._objective.GramLeastSquares` (in the objective's
+    coordinates: standardised when ``objective.column_scale`` is set), and
+    evaluates the loop's error bound and divergence test after each one,
+    stopping at the first epoch that meets either.
 
     Parameters
     ----------
@@ -126,31 +250,86 @@ def gram_descent(objective, theta, steps, *, certificate, tol, limit):
     >>> status == CONVERGED, round(float(theta[0, 0]), 8)
     (True, 2.0)
     """
-    dtype = theta.dtype
-    d, k = objective.xty.shape
-    losses = np.empty(len(steps))
-    changes = np.empty(len(steps))
-    if certificate is None:
-        inv_spread = np.zeros(d)
-        factor = np.full(k, np.nan)
-    else:
-        inv_spread = 1.0 / certificate.column_scale
-        mu = certificate.curvature
-        with np.errstate(divide="ignore"):
-            factor = np.full(k, np.inf) if mu <= 0 else 1.0 / (mu * certificate.target_scale)
-    epochs, status = _gram_descent(
-        np.ascontiguousarray(objective.gram.T, dtype=dtype),
-        np.ascontiguousarray(objective.xty, dtype=dtype),
-        float(np.sum(objective.yty)),
-        dtype.type(objective.alpha),
+    unused = np.empty((1, 1), dtype=theta.dtype)  # the momentum buffers of the kernel
+    return _run(
+        objective,
         theta,
-        np.ascontiguousarray(steps, dtype=dtype),
-        np.ascontiguousarray(inv_spread, dtype=np.float64),
-        np.ascontiguousarray(factor, dtype=np.float64),
-        -1.0 if tol is None else float(tol),
-        float(limit),
-        losses,
-        changes,
-        np.empty(objective.xty.shape, dtype=dtype),
+        steps,
+        False,
+        unused,
+        unused,
+        np.zeros(2, dtype=np.int64),
+        certificate,
+        tol,
+        limit,
     )
-    return int(epochs), int(status), losses[:epochs], changes[:epochs]
+
+
+def accelerated_gram_descent(
+    objective, theta, previous, previous_grad, counts, steps, *, certificate, tol, limit
+):
+    """Epochs of :class:`~gdreg.optimizers.AcceleratedGradient` on the sufficient statistics.
+
+    The updates ``AcceleratedGradient.update`` makes (Nesterov's momentum
+    with gradient restart, one gradient per epoch), with the stopping and
+    divergence tests of :func:`gram_descent`, in one compiled call.
+
+    Parameters
+    ----------
+    objective : GramLeastSquares
+        Sufficient statistics, in the optimizer's coordinates.
+    theta : ndarray of shape (n_features + 1, n_targets)
+        Parameters, C-contiguous; updated in place (the intercept row stays).
+    previous, previous_grad : ndarray of shape (n_features + 1, n_targets)
+        The previous iterate and its gradient, C-contiguous; updated in place
+        (their intercept rows are left to the caller).
+    counts : ndarray of int64 of shape (2,)
+        Updates since the last restart (``-1``: no previous iterate yet, the
+        next update is a plain step) and restarts so far; updated in place.
+    steps, certificate, tol, limit
+        As for :func:`gram_descent`.
+
+    Returns
+    -------
+    epochs, status, losses, changes
+        As for :func:`gram_descent`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gdreg._accuracy import certificate
+    >>> from gdreg._objective import GramLeastSquares
+    >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 2.5]]); Y = np.array([[1.0], [3.0], [6.0]])
+    >>> obj = GramLeastSquares(X, Y, None, alpha=0.0, x_offset=X.mean(0), y_offset=Y.mean(0))
+    >>> theta = np.zeros((3, 1))
+    >>> previous, previous_grad = np.empty_like(theta), np.empty_like(theta)
+    >>> counts = np.array([-1, 0])
+    >>> epochs, status, losses, changes = accelerated_gram_descent(
+    ...     obj, theta, previous, previous_grad, counts, np.full(500, 0.5),
+    ...     certificate=certificate(obj, obj.yty), tol=1e-10, limit=1e10)
+    >>> exact = np.linalg.solve(obj.gram, obj.xty)  # the normal equation
+    >>> bool(status == CONVERGED), bool(np.allclose(theta[:2], exact, atol=1e-8))
+    (True, True)
+    """
+    return _run(
+        objective, theta, steps, True, previous, previous_grad, counts, certificate, tol, limit
+    )
+
+
+def code_ready(dtype) -> bool:
+    """Whether running the loop on ``dtype`` parameters compiles nothing.
+
+    True when its machine code is in this process already or in the on-disk
+    cache (the index numba writes next to it), for float64, the precision of
+    every fit that has a certificate; False with ``NUMBA_DISABLE_JIT=1``
+    (the kernel is then plain Python). Loading cached code costs a few tens
+    of milliseconds of CPU once per process where compiling costs about a
+    second: the loop decides from this how small a problem may use it.
+    """
+    if np.dtype(dtype) != np.float64:
+        return False
+    if getattr(_gram_descent, "signatures", None):
+        return True
+    cache_file = getattr(getattr(_gram_descent, "_cache", None), "_cache_file", None)
+    index = getattr(cache_file, "_index_path", None)
+    return index is not None and os.path.exists(index)

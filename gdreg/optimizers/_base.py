@@ -285,9 +285,12 @@ class Optimizer(ReadableRepr, BaseEstimator):
 
         Returns
         -------
-        tuple of (int, int, ndarray, ndarray) or None
+        tuple of (int, int, ndarray, ndarray) or (..., state) or None
             ``(epochs, status, losses, changes)`` as ``gram_descent`` returns
-            them, or ``None`` when the rule has no compiled full-batch path.
+            them, optionally followed by the rule's new state (a rule whose
+            state changes across epochs, such as
+            :class:`~gdreg.optimizers.AcceleratedGradient`, returns it), or
+            ``None`` when the rule has no compiled full-batch path.
         """
         return None
 
