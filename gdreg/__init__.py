@@ -1,9 +1,9 @@
 """gdreg: linear regression by gradient descent, as a scikit-learn estimator."""
 
-from gdreg._estimator import GradientDescentRegressor
+from gdreg._estimator import GradientDescentRegressor, fit_from_statistics
 from gdreg._loop import DivergenceError
 from gdreg._reference import normal_equation
-from gdreg._stats import SufficientStatistics, fit_from_statistics
+from gdreg._stats import SufficientStatistics
 from gdreg._warnings import InconsistentVersionWarning
 
 __version__ = "0.1.0"

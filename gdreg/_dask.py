@@ -35,29 +35,31 @@ import dask
 import dask.array as da
 import numpy as np
 
-from gdreg._stats import SufficientStatistics, _fit_statistics
+from gdreg._stats import SufficientStatistics
 
-__all__ = ["distributed_statistics", "fit"]
+__all__ = ["distributed_statistics", "statistics_for_fit"]
 
 #: Block statistics merged per task of the tree reduction.
 SPLIT_EVERY = 8
 
 
-def fit(estimator, X, y, sample_weight=None):
-    """Fit ``estimator`` on dask ``X``, ``y`` (and weights): the body of ``fit`` for dask input."""
-    estimator._validate_params()
-    optimizer = estimator._resolve_optimizer()
-    if optimizer.sampling != "batch":
+def statistics_for_fit(X, y, sample_weight=None, *, sampling: str) -> SufficientStatistics:
+    """The statistics ``fit`` runs on for dask ``X``, ``y`` (and weights), with feature names.
+
+    ``sampling`` is that of the fit's optimizer: only the full batch reduces
+    to statistics, and the others are refused before any pass over the data.
+    """
+    if sampling != "batch":
         raise ValueError(
             f"fit on dask arrays supports the full-batch optimizer only, got "
-            f"sampling={optimizer.sampling!r}. For stochastic or mini-batch descent stream the "
+            f"sampling={sampling!r}. For stochastic or mini-batch descent stream the "
             "blocks through partial_fit with dask_ml.wrappers.Incremental("
             "GradientDescentRegressor(...), scoring='neg_mean_squared_error')."
         )
     X, names = _as_dask_matrix(X)
     stats = distributed_statistics(X, y, sample_weight)
     stats.feature_names = names
-    return _fit_statistics(estimator, stats)
+    return stats
 
 
 def distributed_statistics(X, y, sample_weight=None, *, split_every: int = SPLIT_EVERY):

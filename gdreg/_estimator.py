@@ -11,69 +11,22 @@ from typing import TypeAlias
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike
-from sklearn.base import BaseEstimator, RegressorMixin, clone
-from sklearn.utils import check_random_state
+from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_array,
-    check_is_fitted,
-    validate_data,
-)
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-from gdreg import _accuracy, _callbacks, _loop, _partial
-from gdreg._objective import (
-    GRAM_MAX_FEATURES,
-    GramLeastSquares,
-    LeastSquares,
-    dense_moments,
-    sufficient_statistics,
-)
+from gdreg import _callbacks, _partial, _problem, _stats
 from gdreg._repr import doc_link_template
-from gdreg._validation import (
-    check_largest_magnitude,
-    column_ranges_shared,
-    constant_columns,
-    finite_sum_weights,
-    full_batch_fit,
-    largest_magnitude,
-    remember_range,
-    sample_fractions,
-    snap_constant,
-    summarize_columns,
-    summary_will_run,
-    weighted_column_means,
-)
 from gdreg._warnings import InconsistentVersionWarning, warn_at_caller
-from gdreg.optimizers import (
-    SAMPLINGS,
-    SVRG,
-    AcceleratedGradient,
-    GradientDescent,
-    Optimizer,
-    as_optimizer,
-)
+from gdreg.optimizers import SAMPLINGS, Optimizer
 from gdreg.optimizers._base import OptimizerInstance
 
-__all__ = ["GradientDescentRegressor"]
+__all__ = ["GradientDescentRegressor", "fit_from_statistics"]
 
 #: What ``X`` may be: anything ``np.asarray`` takes (lists, arrays, DataFrames, dask
 #: arrays) or a SciPy sparse matrix or array.
 MatrixLike: TypeAlias = ArrayLike | sp.spmatrix | sp.sparray
-
-#: The full-batch optimizer runs on X^T X when there are this many samples per feature.
-GRAM_MIN_SAMPLES_PER_FEATURE = 10
-#: ... and, when nothing else needs the d x d Hessian (``tol=None`` with an
-#: explicit schedule), the data hold at least this many entries: below it a
-#: pass over X costs less than forming X^T X. With ``tol`` (the certificate) or
-#: ``"auto"`` (the step) the Hessian is formed anyway, so the fit always uses it.
-GRAM_MIN_SIZE = 200_000
-#: Reduced-precision X up to this many entries is fitted in float64.
-SMALL_REDUCED_PRECISION = 200_000
-#: Epochs that ``max_iter=None`` allows: full-batch epochs are cheap (O(d^2) on the
-#: sufficient statistics) and ill-conditioned problems need thousands of them.
-DEFAULT_MAX_ITER = {"batch": 10_000, "stochastic": 1_000, "minibatch": 1_000}
 
 
 def _running_version() -> str:
@@ -321,9 +274,7 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
             fitted estimator exactly as it was.
         """
         if any(hasattr(a, "__dask_graph__") for a in (X, y, sample_weight)):
-            from gdreg import _dask  # dask is an optional extra: import it only when used
-
-            return self._transactional(_dask.fit, self, X, y, sample_weight)
+            return self._transactional(self._fit_dask, X, y, sample_weight)
         return self._transactional(self._fit, X, y, sample_weight)
 
     def partial_fit(
@@ -443,7 +394,7 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         >>> reg.coef_.round(2), round(reg.intercept_, 2)
         (array([ 3., -1.]), 2.0)
         """
-        return self._transactional(_partial.partial_fit, self, X, y, sample_weight)
+        return self._transactional(self._partial_fit, X, y, sample_weight)
 
     def _transactional(self, method, *args):
         # Any failure (bad input, divergence, KeyboardInterrupt) restores the
@@ -456,23 +407,88 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
             self.__dict__.update(saved)
             raise
 
+    # The entry points: validate, call the pure functions of _problem, _partial,
+    # _stats and _dask, and set the attributes from what they return.
     @_callbacks.with_callbacks
-    @column_ranges_shared
     def _fit(self, X, y, sample_weight):
         self._validate_params()
-        optimizer = self._resolve_optimizer()
-        full_batch_fit(optimizer.sampling == "batch")
-        X, Y, weights, one_d, dtype, moments = self._validate(
-            X, y, sample_weight, reset=True, optimizer=optimizer
-        )
-        x_offset, y_offset = self._offsets(X, Y, weights, moments)
-        objective = self._objective(X, Y, weights, optimizer, x_offset, y_offset, moments)
+        settings = self._settings()
+        optimizer = _problem.resolve_optimizer(settings)
+        problem = self._prepare(X, y, sample_weight, settings, reset=True, optimizer=optimizer)
+        problem = _problem.centred(problem, settings.fit_intercept)
+        objective = _problem.build_objective(problem, optimizer.sampling, settings)
         callbacks = _callbacks.begin_fit(
-            self, X, Y[:, 0] if one_d else Y, weights, max_iter=self._max_iter(optimizer)
+            self,
+            problem.X,
+            problem.Y[:, 0] if problem.one_d else problem.Y,
+            problem.weights,
+            max_iter=settings.max_iter_for(optimizer.sampling),
         )
-        self._fit_objective(objective, optimizer, one_d, dtype, callbacks=callbacks)
+        self._solve(objective, optimizer, settings, problem.one_d, problem.dtype, callbacks)
         if callbacks is not None:
             callbacks.end()
+        return self
+
+    def _fit_dask(self, X, y, sample_weight):
+        from gdreg import _dask  # dask is an optional extra: import it only when used
+
+        self._validate_params()
+        optimizer = _problem.resolve_optimizer(self._settings())
+        statistics = _dask.statistics_for_fit(X, y, sample_weight, sampling=optimizer.sampling)
+        return self._fit_statistics(statistics)
+
+    def _fit_statistics(self, statistics):
+        self._validate_params()
+        settings = self._settings()
+        optimizer = _problem.resolve_optimizer(settings)
+        objective = _stats.statistics_objective(
+            statistics,
+            optimizer.sampling,
+            alpha=settings.alpha,
+            fit_intercept=settings.fit_intercept,
+        )
+        self.n_features_in_ = statistics.n_features
+        if statistics.feature_names is not None:
+            self.feature_names_in_ = statistics.feature_names
+        else:
+            self.__dict__.pop("feature_names_in_", None)
+        dtype = np.dtype(statistics.dtype)
+        return self._solve(objective, optimizer, settings, statistics.one_d, dtype)
+
+    def _solve(self, objective, optimizer, settings, one_d, dtype, callbacks=None):
+        """Run :func:`gdreg._problem.solve` and set the attributes from its solution."""
+        epoch_callback = None
+        if callbacks is not None:
+            attributes = _problem.attributes_maker(one_d, dtype, settings.fit_intercept)
+            epoch_callback = callbacks.epochs(attributes)
+        warm = settings.warm_start and hasattr(self, "coef_")
+        solution = _problem.solve(
+            objective,
+            optimizer,
+            settings,
+            one_d=one_d,
+            dtype=dtype,
+            warm_coef=self.coef_ if warm else None,
+            epoch_callback=epoch_callback,
+        )
+        # A callback that stops the fit asked for it: no ConvergenceWarning.
+        if solution.warning is not None and not (callbacks is not None and callbacks.stopped):
+            warn_at_caller(solution.warning)
+        self._set_fitted(solution.fitted)  # a full fit ends a partial_fit stream
+        return self
+
+    def _partial_fit(self, X, y, sample_weight):
+        self._validate_params()
+        settings = self._settings()
+        fitted = hasattr(self, "n_features_in_") and hasattr(self, "coef_")
+        problem = self._prepare(X, y, sample_weight, settings, reset=not fitted)
+        step = _partial.partial_fit(
+            problem,
+            settings,
+            stream=getattr(self, "_partial_fit_state", None),
+            model=self._fitted() if fitted else None,
+        )
+        self._set_fitted(step.fitted, stream=step.stream)
         return self
 
     def _textbook_auto_step(self, X, y, sample_weight=None) -> float:
@@ -481,297 +497,50 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         ``1/L`` for the full batch, ``1/L(B)`` otherwise: the scale of the
         constant steps that :class:`~gdreg.plotting.LearningRateDisplay` tries.
         """
-        optimizer = self._resolve_optimizer(stream=True)  # the plain rule of the sampling
-        X, Y, weights, _ = self._validate_training_data(X, y, sample_weight, reset=False)
-        x_offset, y_offset = self._offsets(X, Y, weights)
-        objective = self._objective(X, Y, weights, optimizer, x_offset, y_offset)
-        batch_size = optimizer.batch_size or self.batch_size
-        n_updates = _loop.updates_per_epoch(X.shape[0], optimizer.sampling, batch_size)
-        schedule = _loop.resolve_schedule(
-            "auto", self.eta0, objective, optimizer, batch_size, n_updates
-        )
-        return float(schedule(1))
+        settings = self._settings()
+        problem = self._prepare(X, y, sample_weight, settings, reset=False)
+        return _problem.textbook_auto_step(problem, settings)
 
-    def _max_iter(self, optimizer) -> int:
-        if self.max_iter is None:
-            return DEFAULT_MAX_ITER[optimizer.sampling]
-        return int(self.max_iter)
+    def _settings(self) -> _problem.Settings:
+        """The parameters as the fit functions take them."""
+        return _problem.Settings(*(getattr(self, name) for name in _problem.Settings._fields))
 
-    def _fit_objective(self, objective, optimizer, one_d, dtype, callbacks=None):
-        """Resolve the schedule, run the loop from zero (or ``coef_``), set attributes.
-
-        Shared by the in-memory fit and the fits from sufficient statistics
-        (streamed chunks, Dask), which build ``objective`` themselves.
-        """
-        batch_size = optimizer.batch_size or self.batch_size
-        n, d, k = objective.n_samples, objective.n_features, objective.n_targets
-        max_iter = self._max_iter(optimizer)
-        auto = isinstance(self.learning_rate, str) and self.learning_rate == "auto"
-        work_dtype = objective.x_offset.dtype  # float64 for small float32 data
-        certificate = None
-        if self.tol is not None:
-            certificate = _accuracy.certificate(
-                objective, _loop.objective_yty(objective), work_dtype
-            )
-        # "auto" descends in standardised coordinates, where the units of the features do
-        # not matter
-        if auto and certificate is not None:
-            objective = objective.scaled(certificate.column_scale)
-            objective.set_lipschitz(certificate.lipschitz)
-        elif auto and n > d:
-            # tol=None: no spectrum, so no null space to remove; a wide X (surely
-            # singular) keeps the user's coordinates, whose limit is the minimum-norm one.
-            # Without a certificate the scales are only a preconditioner: a stochastic
-            # fit takes them, and its step's L, from a fixed sample of the rows rather
-            # than from passes over X that cost as much as its epochs (full batch: the
-            # Gram matrix that L needs gives them exactly).
-            rows = None if optimizer.sampling == "batch" else _accuracy.sample_rows(objective)
-            if rows is None:
-                objective = objective.scaled(_accuracy.spreads(objective))
-            else:
-                objective = objective.scaled(_accuracy.sampled_spreads(objective, rows))
-                objective.set_lipschitz(_accuracy.sampled_lipschitz(objective, rows))
-        n_updates = _loop.updates_per_epoch(n, optimizer.sampling, batch_size)
-        schedule = _loop.resolve_schedule(
-            self.learning_rate, self.eta0, objective, optimizer, batch_size, n_updates
-        )
-        params0 = np.zeros((d + 1, k), dtype=work_dtype)
-        if self.warm_start and hasattr(self, "coef_"):
-            params0 = objective.params_from_coef(self._previous_coef(d, k), 0.0)
-            params0 = params0.astype(work_dtype, copy=False)
-        epoch_callback = None
-        if callbacks is not None:
-            epoch_callback = callbacks.epochs(_attributes_maker(self, one_d, dtype))
-        result = _loop.run(
-            objective,
-            optimizer,
-            schedule,
-            params0=params0,
-            max_iter=max_iter,
-            tol=self.tol,
-            batch_size=batch_size,
-            shuffle=self.shuffle,
-            rng=check_random_state(self.random_state),
-            record_path=self.record_path,
-            verbose=self.verbose,
-            epoch_callback=epoch_callback,
-            certificate=certificate,
-        )
-        # A callback that stops the fit asked for it: no ConvergenceWarning.
-        stopped = callbacks is not None and callbacks.stopped
-        if self.tol is not None and not result.converged and not stopped:
-            warn_at_caller(_not_converged_message(result, max_iter, self.tol, certificate))
-        if certificate is not None and certificate.null_space is not None:
-            # a singular design: of all minimisers, LinearRegression's (smallest |w|)
-            coef_w = _accuracy.minimum_norm(certificate, objective.coef(result.params))
-            params = objective.params_from_coef(coef_w, result.params[d])
-            result = result._replace(params=params.astype(work_dtype, copy=False))
-        self.__dict__.pop("_partial_fit_state", None)  # a full fit ends a partial_fit stream
-        self._set_fitted(objective, optimizer, schedule, result, one_d, dtype)
-        return self
-
-    def _validate_training_data(self, X, y, sample_weight, *, reset):
-        """``(X, Y, weights, one_d)`` validated as ``fit`` validates them (no conversion)."""
-        return self._validate(X, y, sample_weight, reset=reset)[:4]
-
-    def _validate(self, X, y, sample_weight, *, reset, optimizer=None):
-        """Validate the training data; for a fit (``optimizer`` given) also prepare it.
-
-        Returns ``(X, Y, weights, one_d, dtype, moments)``: ``dtype`` is the
-        data's own (coefficients are returned in it); small reduced-precision
-        data come back converted to float64 (a copy of at most 1.6 MB: the
-        float32 answer is then as exact as the data, not as float32 gradients
-        allow). ``moments`` is the one pass over dense ``X`` of the Gram
-        route (:func:`gdreg._objective.dense_moments`: column ranges, means
-        and centred statistics, read once for the finiteness and magnitude
-        checks, the offsets and the objective), or None.
-        """
-        # A dense X is checked for NaN and infinity by the pass that also takes its
-        # column range and means (the compiled summarize_columns for a large X,
-        # dense_moments on the Gram route below that), not by a pass of its own in
-        # validate_data. The compiled pass runs on several threads: above its
-        # threshold it and one syrk pass beat NumPy's column ranges in dense_moments.
-        summary = summary_will_run(X)
-        fused = (
-            not summary
-            and optimizer is not None
-            and optimizer.sampling == "batch"
-            and isinstance(X, np.ndarray)
-            and X.ndim == 2
-            and X.dtype in (np.float32, np.float64)
-            and self._uses_gram(optimizer, *X.shape)
-        )
-        own_check = fused or summary
-        X, y = validate_data(
+    def _prepare(self, X, y, sample_weight, settings, *, reset, optimizer=None):
+        """The :class:`~gdreg._problem.Problem` of the data (``optimizer``: the fit's)."""
+        validate = functools.partial(
+            validate_data,
             self,
-            X,
-            y,
             reset=reset,
             accept_sparse="csr",
             dtype=[np.float64, np.float32],
             multi_output=True,
             y_numeric=True,
-            ensure_all_finite=not own_check,
         )
-        y = np.asarray(y, dtype=X.dtype)
-        one_d = y.ndim == 1
-        Y = np.ascontiguousarray(y.reshape(-1, 1) if one_d else y)
-        if sample_weight is None:
-            weights = None
-        else:
-            weights = _check_sample_weight(sample_weight, X, dtype=X.dtype)
-            if np.any(weights < 0):
-                raise ValueError("sample_weight must be non-negative; got negative values.")
-            if not np.any(weights > 0):
-                raise ValueError("sample_weight must not be all zero.")
-            weights = finite_sum_weights(weights)
-        dtype = X.dtype
-        if (
-            optimizer is not None
-            and dtype != np.float64
-            and X.shape[0] * X.shape[1] <= SMALL_REDUCED_PRECISION
-        ):
-            X, Y = X.astype(np.float64), Y.astype(np.float64)
-            weights = None if weights is None else weights.astype(np.float64)
-        moments = None
-        if fused and isinstance(X, np.ndarray) and not sp.issparse(X):
-            c = None if weights is None else sample_fractions(weights, X.shape[0], X.dtype)
-            moments = dense_moments(X, Y, c)
-            remember_range(X, moments.x_low, moments.x_high)
-            remember_range(Y, moments.y_low, moments.y_high)
-            finite = moments.finite
-        else:
-            finite = summarize_columns(X, weights) if own_check else True
-        if own_check and not finite:
-            # sklearn's own error (it names NaN or infinity). Also reached when the
-            # pass did not run after all (validation converted X), or when X is
-            # finite and a sum overflowed: the magnitude check then says so.
-            check_array(X, accept_sparse="csr", dtype=None, input_name="X", estimator=self)
-        # against the limits of the data's own precision, whatever precision the fit runs in
-        check_largest_magnitude("X", largest_magnitude(X), dtype, X.shape[1], small=True)
-        check_largest_magnitude("y", largest_magnitude(Y), dtype, Y.shape[1], small=False)
-        return X, Y, weights, one_d, dtype, moments
-
-    def _uses_gram(self, optimizer, n: int, d: int) -> bool:
-        """Whether a full-batch fit runs on the sufficient statistics ``X^T X`` (O(d^2) epochs).
-
-        The certificate of ``tol`` and the ``"auto"`` step both need the
-        ``d x d`` Hessian, which is those statistics: once they are formed,
-        running the epochs on X as well would only add passes over it.
-        """
-        if (
-            optimizer.sampling != "batch"
-            or d > GRAM_MAX_FEATURES
-            or n < GRAM_MIN_SAMPLES_PER_FEATURE * d
-        ):
-            return False
-        auto = isinstance(self.learning_rate, str) and self.learning_rate == "auto"
-        return self.tol is not None or auto or n * d >= GRAM_MIN_SIZE
-
-    def _resolve_optimizer(self, *, stream=False):
-        """The optimizer a fit runs (``stream=True``: one ``partial_fit`` pass per chunk).
-
-        With ``learning_rate="auto"`` the names pick the best rule of their
-        family for a whole fit: accelerated full-batch descent, or SVRG for
-        the stochastic modes (whose anchor needs a full pass, so a stream
-        keeps plain gradient descent).
-        """
-        if isinstance(self.optimizer, str):
-            auto = isinstance(self.learning_rate, str) and self.learning_rate == "auto"
-            if auto and not stream:
-                if self.optimizer == "batch":
-                    return AcceleratedGradient()
-                return SVRG(sampling=self.optimizer)
-            return GradientDescent(sampling=self.optimizer)
-        optimizer = as_optimizer(clone(self.optimizer, safe=False))
-        if stream and optimizer.uses_full_gradient:
-            raise ValueError(
-                f"partial_fit cannot run {type(optimizer).__name__}: a variance-reduced rule "
-                "needs the full gradient of the data, which one chunk does not have. "
-                "Use fit, or a plain rule such as GradientDescent(sampling='stochastic')."
-            )
-        return optimizer
-
-    def _offsets(self, X, Y, weights, moments=None):
-        d, k = X.shape[1], Y.shape[1]
-        if not self.fit_intercept:
-            return np.zeros(d, dtype=X.dtype), np.zeros(k, dtype=X.dtype)
-        if moments is not None:  # constant columns already hold their constant
-            return moments.x_mean.astype(X.dtype), moments.y_mean.astype(X.dtype)
-        x_offset = weighted_column_means(X, weights)
-        if weights is None:
-            y_offset = Y.mean(axis=0, dtype=np.float64)
-        else:
-            y_offset = sample_fractions(weights, X.shape[0], X.dtype) @ Y
-        return snap_constant(X, x_offset), snap_constant(Y, y_offset.astype(X.dtype))
-
-    def _objective(self, X, Y, weights, optimizer, x_offset, y_offset, moments=None):
-        n, d = X.shape
-        statistics = None
-        if moments is not None:  # the statistics of the validation pass: no other pass over X
-            statistics = moments.about(x_offset, y_offset, X.dtype)
-        elif self._uses_gram(optimizer, n, d) and not sp.issparse(X):
-            # one pass centred on the offsets (snapped: constant columns are exact
-            # zeros); without weights, no n-long weight vector either
-            c = None if weights is None else sample_fractions(weights, n, X.dtype)
-            statistics = sufficient_statistics(X, Y, c, x_offset, y_offset, uniform=weights is None)
-        if statistics is not None:
-            return GramLeastSquares.from_statistics(
-                *statistics,
-                weight_sum=float(n) if weights is None else float(np.sum(weights, dtype=float)),
-                n_samples=n,
-                alpha=self.alpha,
-                x_offset=x_offset,
-                y_offset=y_offset,
-            )
-        if self._uses_gram(optimizer, n, d):
-            # constant columns are zeroed by the sparse statistics
-            return GramLeastSquares(
-                X, Y, weights, alpha=self.alpha, x_offset=x_offset, y_offset=y_offset
-            )
-        return LeastSquares(
+        return _problem.prepare(
             X,
-            Y,
-            weights,
-            alpha=self.alpha,
-            x_offset=x_offset,
-            y_offset=y_offset,
-            learn_intercept=False,
-            constant_features=constant_columns(X) if self.fit_intercept else None,
+            y,
+            sample_weight,
+            validate=validate,
+            estimator_name=type(self).__name__,
+            sampling=None if optimizer is None else optimizer.sampling,
+            settings=settings,
         )
 
-    def _previous_coef(self, n_features, n_targets):
-        coef = np.asarray(self.coef_)
-        coef = coef.reshape(1, -1) if coef.ndim == 1 else coef
-        if coef.shape != (n_targets, n_features):
-            raise ValueError(
-                f"warm_start needs coef_ of shape {(n_targets, n_features)}, "
-                f"the previous fit has {coef.shape}."
-            )
-        return coef.T
+    def _fitted(self) -> _problem.Fitted:
+        """The fitted attributes as they are now (``None`` for those not set)."""
+        return _problem.Fitted(*(getattr(self, name, None) for name in _problem.Fitted._fields))
 
-    def _set_fitted(self, objective, optimizer, schedule, result, one_d, dtype):
-        coef, intercept = _loop.user_parameters(objective, result.params)
-        self.coef_ = _coef_shape(coef, one_d).astype(dtype, copy=False)
-        # Like LinearRegression: a scalar 0.0 without an intercept, whatever the shape of y.
-        self.intercept_ = _intercept_shape(intercept, one_d, dtype) if self.fit_intercept else 0.0
-        self.n_iter_ = int(result.n_iter)
-        self.t_ = int(result.n_updates)
-        self.converged_ = bool(result.converged)
-        self.loss_curve_ = result.loss_curve
-        self.change_curve_ = result.change_curve
-        self.optimizer_ = optimizer
-        self.learning_rate_ = schedule
-        if self.record_path:
-            self.coef_path_ = np.stack([_coef_shape(c, one_d) for c in result.coef_path])
-            self.intercept_path_ = np.stack(
-                [np.asarray(_intercept_shape(b, one_d, dtype)) for b in result.intercept_path]
-            )
-            if not self.fit_intercept:
-                self.intercept_path_ = np.zeros(len(result.intercept_path))
-        else:
-            for name in ("coef_path_", "intercept_path_"):
+    def _set_fitted(self, fitted: _problem.Fitted, stream=None) -> None:
+        """Set the fitted attributes; ``stream`` is the ``partial_fit`` state (None ends it)."""
+        for name, value in fitted._asdict().items():
+            if value is None:  # a path that was not recorded
                 self.__dict__.pop(name, None)
+            else:
+                setattr(self, name, value)
+        if stream is None:
+            self.__dict__.pop("_partial_fit_state", None)
+        else:
+            self._partial_fit_state = stream
 
     # -- prediction ----------------------------------------------------------------
     def predict(self, X: MatrixLike) -> np.ndarray:
@@ -825,53 +594,51 @@ def _init_parameter_names(cls) -> tuple[str, ...]:
     return tuple(super(GradientDescentRegressor, cls)._get_param_names())
 
 
-def _not_converged_message(result, max_iter, tol, certificate) -> str:
-    """What the fit reached, for the ConvergenceWarning."""
-    bound = result.change_curve[-1] if len(result.change_curve) else np.inf
-    kappa = certificate.condition_number if certificate is not None else np.nan
-    problem = f"condition number of the standardised problem {kappa:.3g}"
-    if result.precision_limited:
-        return (
-            f"GradientDescentRegressor did not converge to tol={tol:g}: after "
-            f"{result.n_iter} epochs the scale-free error bound is {bound:.3g}, the least "
-            f"that float32 gradients can certify here ({problem}). Fit float64 data for a "
-            "smaller bound."
-        )
-    if not np.isfinite(bound):
-        reached = (
-            "the distance to the exact solution cannot be bounded: the standardised "
-            "design is numerically singular"
-        )
-    else:
-        reached = f"the scale-free error bound reached is {bound:.3g}"
-    return (
-        f"GradientDescentRegressor did not converge to tol={tol:g} in "
-        f"max_iter={max_iter} epochs: {reached} ({problem}). Increase max_iter, loosen "
-        "tol, use learning_rate='auto' with optimizer='batch', or remove near-duplicate "
-        "features."
-    )
+def fit_from_statistics(
+    estimator: GradientDescentRegressor, statistics: _stats.SufficientStatistics
+) -> GradientDescentRegressor:
+    """Fit a full-batch :class:`~gdreg.GradientDescentRegressor` from sufficient statistics.
 
+    Runs exactly the iterations that ``estimator.fit(X, y, sample_weight)``
+    runs on the rows the statistics were built from (same schedule, same
+    stopping rule, same attributes), at O(d^2) per iteration and without
+    ``X``. The result equals the in-memory fit up to round-off.
 
-def _attributes_maker(estimator, one_d, dtype):
-    """``(coef, intercept) -> {"coef_": ..., "intercept_": ...}`` as ``_set_fitted`` shapes them."""
+    Parameters
+    ----------
+    estimator : GradientDescentRegressor
+        An estimator whose optimizer samples the full batch
+        (``optimizer="batch"`` or an optimizer with ``sampling="batch"``);
+        it is fitted in place.
+    statistics : SufficientStatistics
+        Statistics of all training rows.
 
-    def attributes(coef, intercept):
-        return {
-            "coef_": _coef_shape(coef, one_d).astype(dtype, copy=False),
-            "intercept_": (
-                _intercept_shape(intercept, one_d, dtype) if estimator.fit_intercept else 0.0
-            ),
-        }
+    Returns
+    -------
+    estimator : GradientDescentRegressor
+        The fitted estimator.
 
-    return attributes
+    Raises
+    ------
+    ValueError
+        If the optimizer is stochastic or mini-batch (use ``partial_fit``),
+        the statistics are empty, or the data fail ``fit``'s checks that
+        need all the chunks (entries whose squares over- or underflow, all
+        weights zero), with ``fit``'s messages. A failed fit leaves the
+        estimator as it was.
 
-
-def _coef_shape(coef, one_d):
-    """``(d, k)`` internal coefficients to ``LinearRegression``'s shape."""
-    return coef[:, 0].copy() if one_d else np.ascontiguousarray(coef.T)
-
-
-def _intercept_shape(intercept, one_d, dtype):
-    if one_d:
-        return dtype.type(intercept[0]) if dtype == np.float32 else float(intercept[0])
-    return np.asarray(intercept, dtype=dtype)
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gdreg import GradientDescentRegressor, SufficientStatistics, fit_from_statistics
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(1000, 3))
+    >>> y = X @ [1.0, -2.0, 0.5] + 3.0
+    >>> stats = SufficientStatistics()
+    >>> for start in range(0, 1000, 250):  # e.g. chunks read from disk
+    ...     _ = stats.update(X[start : start + 250], y[start : start + 250])
+    >>> reg = fit_from_statistics(GradientDescentRegressor(tol=1e-10), stats)
+    >>> reg.coef_.round(6), round(reg.intercept_, 6)
+    (array([ 1. , -2. ,  0.5]), 3.0)
+    """
+    return estimator._transactional(estimator._fit_statistics, statistics)

@@ -1,10 +1,14 @@
 """``partial_fit``: one epoch of the configured optimizer per chunk, state kept between calls.
 
-The estimator calls :func:`partial_fit` inside its transactional wrapper, so
-a call that fails (bad chunk, divergence) leaves the estimator as it was.
+:func:`partial_fit` is a function of plain values: the chunk as a
+:class:`~gdreg._problem.Problem`, the parameters as
+:class:`~gdreg._problem.Settings`, the stream state of the previous call and
+the model the estimator holds (its fitted attributes); it returns the new
+fitted attributes and the new stream state, which the estimator sets (inside
+its transactional wrapper, so a call that fails leaves it as it was).
 
-What persists between calls, in the private ``_partial_fit_state`` and the
-fitted attributes:
+What persists between calls, in the :class:`StreamState` and the fitted
+attributes:
 
 * the centring offsets, taken from the first chunk and then frozen, so that
   the intercept row ``b'`` of the centred problem is a learned parameter
@@ -31,10 +35,11 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.utils import check_random_state
 
-from gdreg import _loop
+from gdreg import _loop, _problem
 from gdreg._objective import LeastSquares
+from gdreg._problem import Fitted, Problem, Settings
 
-__all__ = ["STREAM_DIVERGENCE_FACTOR", "StreamState", "partial_fit"]
+__all__ = ["STREAM_DIVERGENCE_FACTOR", "PartialStep", "StreamState", "partial_fit"]
 
 #: A call diverged when it raised its chunk's objective above this multiple of the
 #: stream's reference: the smallest chunk objective seen so far, or this chunk's
@@ -61,33 +66,51 @@ class StreamState(NamedTuple):
     settings: tuple = ()  # ((name, _summary(value)), ...) for _RESOLVED and fit_intercept
 
 
-def partial_fit(estimator, X, y, sample_weight):
-    """Run one epoch of ``estimator``'s optimizer on one chunk (see ``partial_fit``'s docstring)."""
-    estimator._validate_params()
-    stream = getattr(estimator, "_partial_fit_state", None)
-    fitted = hasattr(estimator, "n_features_in_") and hasattr(estimator, "coef_")
-    X, Y, weights, one_d = estimator._validate_training_data(X, y, sample_weight, reset=not fitted)
+class PartialStep(NamedTuple):
+    """What one :func:`partial_fit` call returns."""
+
+    fitted: Fitted  # the estimator's attributes after the call (running totals)
+    stream: StreamState  # handed to the next call
+
+
+def partial_fit(
+    problem: Problem, settings: Settings, *, stream: StreamState | None, model: Fitted | None
+) -> PartialStep:
+    """Run one epoch of the configured optimizer on one chunk (see ``partial_fit``'s docstring).
+
+    ``stream`` is the state the previous call returned (None: a new stream);
+    ``model`` the estimator's fitted attributes (None: not fitted), from
+    which a new stream continues and onto which the counters and curves add.
+    """
     if stream is None:
-        stream, optimizer = _start(estimator, X, Y, weights, one_d, fitted)
-        previous = _counters(estimator) if fitted else None
+        stream, optimizer = _start(problem, settings, model)
         resolve = True
     else:
-        previous = _counters(estimator)
-        _check_targets(Y.shape[1], stream.params.shape[1])
-        stream, optimizer, resolve = _follow_settings(estimator, stream)
+        _check_targets(problem.Y.shape[1], stream.params.shape[1])
+        stream, optimizer, resolve = _follow_settings(settings, stream, model.optimizer_)
     # The iterate keeps the dtype of the first chunk (read off the iterate itself, so the
     # stream state holds only arrays and gdreg types: skops trusts nothing else).
-    X = X.astype(stream.params.dtype, copy=False)
-    Y = Y.astype(stream.params.dtype, copy=False)
-    weights = None if weights is None else weights.astype(stream.params.dtype, copy=False)
-    objective = _chunk_objective(estimator, X, Y, weights, stream)
-    batch_size = optimizer.batch_size or estimator.batch_size
-    n_updates = _loop.updates_per_epoch(X.shape[0], optimizer.sampling, batch_size)
-    schedule, watch = _schedule_for_chunk(
-        estimator, objective, optimizer, batch_size, n_updates, resolve
+    dtype = stream.params.dtype
+    X = problem.X.astype(dtype, copy=False)
+    Y = problem.Y.astype(dtype, copy=False)
+    weights = None if problem.weights is None else problem.weights.astype(dtype, copy=False)
+    objective = LeastSquares(
+        X,
+        Y,
+        weights,
+        alpha=settings.alpha,
+        x_offset=stream.x_offset,
+        y_offset=stream.y_offset,
+        learn_intercept=settings.fit_intercept,
     )
-    done = 0 if previous is None else previous["n_iter_"]
-    t0 = 0 if previous is None else previous["t_"]
+    batch_size = optimizer.batch_size or settings.batch_size
+    n_updates = _loop.updates_per_epoch(X.shape[0], optimizer.sampling, batch_size)
+    previous = None if resolve else model.learning_rate_
+    schedule, watch = _schedule_for_chunk(
+        settings, previous, objective, optimizer, batch_size, n_updates
+    )
+    done = 0 if model is None else model.n_iter_
+    t0 = 0 if model is None else model.t_
 
     def epoch(schedule):
         raw = []  # the epoch's final raw iterate (``result.params`` is optimizer.output)
@@ -99,14 +122,14 @@ def partial_fit(estimator, X, y, sample_weight):
             max_iter=1,
             tol=None,
             batch_size=batch_size,
-            shuffle=estimator.shuffle,
+            shuffle=settings.shuffle,
             rng=np.random.RandomState([stream.seed, done]),
             # A copy: compiled epochs may update the state in place, and a failed
             # call must leave the previous state intact.
             state=copy.deepcopy(stream.optimizer_state),
             t0=t0,
-            record_path=estimator.record_path,
-            verbose=estimator.verbose,
+            record_path=settings.record_path,
+            verbose=settings.verbose,
             epoch_callback=lambda epoch, info: raw.append(info["params"].copy()),
         )
         values.finished(result, raw[-1])
@@ -132,101 +155,101 @@ def partial_fit(estimator, X, y, sample_weight):
             raise failure  # the step was not the cause
     _check_stream_divergence(optimizer, stream, values, n_updates, done + 1)
     loss = float(result.loss_curve[-1])
-    estimator._set_fitted(objective, optimizer, schedule, result, stream.one_d, stream.params.dtype)
-    _accumulate(estimator, result, previous)
-    best = loss if stream.best_loss is None else min(stream.best_loss, loss)
-    estimator._partial_fit_state = stream._replace(
-        params=values.last, optimizer_state=result.state, best_loss=best
+    fitted = _problem.fitted_attributes(
+        objective, optimizer, schedule, result, stream.one_d, dtype, settings
     )
-    return estimator
+    best = loss if stream.best_loss is None else min(stream.best_loss, loss)
+    stream = stream._replace(params=values.last, optimizer_state=result.state, best_loss=best)
+    return PartialStep(_accumulate(fitted, model, settings.tol), stream)
 
 
-def _start(estimator, X, Y, weights, one_d, fitted):
+def _start(problem: Problem, settings: Settings, model: Fitted | None):
     """First call of a stream: offsets, optimizer and seed (the schedule follows the chunk)."""
-    dtype = X.dtype
-    d, k = X.shape[1], Y.shape[1]
-    x_offset, y_offset = estimator._offsets(X, Y, weights)
+    problem = _problem.centred(problem, settings.fit_intercept)
+    x_offset, y_offset = problem.x_offset, problem.y_offset
+    dtype = problem.X.dtype
+    d, k = problem.X.shape[1], problem.Y.shape[1]
     params = np.zeros((d + 1, k), dtype=dtype)
-    if fitted:
+    one_d = problem.one_d
+    if model is not None:
         # After fit: continue from the fitted model, like SGDRegressor.partial_fit.
-        _check_targets(k, _n_targets(estimator.coef_))
-        params[:d] = estimator._previous_coef(d, k)
-        if estimator.fit_intercept:
-            intercept = np.broadcast_to(np.asarray(estimator.intercept_, dtype=dtype), (k,))
+        _check_targets(k, _n_targets(model.coef_))
+        params[:d] = _problem.previous_coef(model.coef_, d, k)
+        if settings.fit_intercept:
+            intercept = np.broadcast_to(np.asarray(model.intercept_, dtype=dtype), (k,))
             params[d] = intercept - y_offset + x_offset @ params[:d]
-        one_d = np.ndim(estimator.coef_) == 1
-    optimizer = estimator._resolve_optimizer(stream=True)
+        one_d = np.ndim(model.coef_) == 1
+    optimizer = _problem.resolve_optimizer(settings, stream=True)
     stream = StreamState(
         params=params,
         optimizer_state=optimizer.init(params),
         x_offset=x_offset,
         y_offset=y_offset,
         one_d=one_d,
-        seed=_seed(estimator.random_state),
-        settings=_settings(estimator),
+        seed=_seed(settings.random_state),
+        settings=_settings(settings),
     )
     return stream, optimizer
 
 
-def _schedule_for_chunk(estimator, objective, optimizer, batch_size, n_updates, resolve):
+def _schedule_for_chunk(settings, schedule, objective, optimizer, batch_size, n_updates):
     """The schedule of this call, and whether the epoch must be watched for a rise.
 
-    ``resolve``: a new stream, or new schedule parameters; the schedule is
-    resolved on this chunk. Otherwise the stream's schedule goes on, its
-    ``"auto"`` step lowered to this chunk's when one sample makes an update
-    (``L_max`` costs one pass), or watched (see :func:`_rose`) when the
-    chunk's ``L`` would be needed.
+    ``schedule`` is the stream's schedule, or None for a new stream or new
+    schedule parameters: the schedule is then resolved on this chunk.
+    Otherwise the stream's schedule goes on, its ``"auto"`` step lowered to
+    this chunk's when one sample makes an update (``L_max`` costs one pass),
+    or watched (see :func:`_rose`) when the chunk's ``L`` would be needed.
     """
+    resolve = schedule is None
     if resolve:
         schedule = _loop.resolve_schedule(
-            estimator.learning_rate, estimator.eta0, objective, optimizer, batch_size, n_updates
+            settings.learning_rate, settings.eta0, objective, optimizer, batch_size, n_updates
         )
-    else:
-        schedule = estimator.learning_rate_
-    if not _is_auto(estimator.learning_rate):
+    if not settings.auto:
         return schedule, False
     if _per_sample(objective.n_samples, optimizer, batch_size):
         return _lowered_for(schedule, objective, optimizer, batch_size), False
     return schedule, not resolve  # resolved on this chunk: already its own step
 
 
-def _follow_settings(estimator, stream):
+def _follow_settings(settings: Settings, stream: StreamState, optimizer):
     """Apply the parameters set since the last call: ``(stream, optimizer, resolve)``.
 
-    A new ``optimizer`` starts from the current model (what ``coef_`` and
-    ``intercept_`` report) with a fresh state; a new ``optimizer``,
-    ``learning_rate`` or ``eta0`` has the schedule resolved again on this
-    chunk (``resolve``); a new ``random_state`` reseeds the shuffling. A new
-    ``fit_intercept`` raises: a stream keeps the form of its model (dropping
-    the intercept would throw the learned one away, and the centring of a
-    stream without one was chosen for that model).
+    ``optimizer`` is the stream's (``optimizer_``). A new ``optimizer``
+    starts from the current model (what ``coef_`` and ``intercept_`` report)
+    with a fresh state; a new ``optimizer``, ``learning_rate`` or ``eta0``
+    has the schedule resolved again on this chunk (``resolve``); a new
+    ``random_state`` reseeds the shuffling. A new ``fit_intercept`` raises:
+    a stream keeps the form of its model (dropping the intercept would throw
+    the learned one away, and the centring of a stream without one was
+    chosen for that model).
     """
-    now = _settings(estimator)
+    now = _settings(settings)
     if not stream.settings:  # a stream saved before settings were recorded
-        return stream._replace(settings=now), estimator.optimizer_, False
+        return stream._replace(settings=now), optimizer, False
     before = dict(stream.settings)
     changed = {name for name, value in now if before.get(name) != value}
-    optimizer = estimator.optimizer_
     if not changed:
         return stream, optimizer, False
     if "fit_intercept" in changed:
         why = (
             "the learned intercept would be thrown away"
-            if not estimator.fit_intercept
+            if not settings.fit_intercept
             else "the stream's centring was chosen for a model without one"
         )
         raise ValueError(
-            f"fit_intercept was set to {estimator.fit_intercept} during a partial_fit stream "
-            f"started with fit_intercept={not estimator.fit_intercept}: {why}. Set it back, or "
+            f"fit_intercept was set to {settings.fit_intercept} during a partial_fit stream "
+            f"started with fit_intercept={not settings.fit_intercept}: {why}. Set it back, or "
             "start a new stream: call fit, or partial_fit on sklearn.base.clone(estimator)."
         )
     if "optimizer" in changed:
         current = optimizer.output(stream.params, stream.optimizer_state)
-        optimizer = estimator._resolve_optimizer(stream=True)
+        optimizer = _problem.resolve_optimizer(settings, stream=True)
         params = np.array(current, dtype=stream.params.dtype, copy=True)
         stream = stream._replace(params=params, optimizer_state=optimizer.init(params))
     if "random_state" in changed:
-        stream = stream._replace(seed=_seed(estimator.random_state))
+        stream = stream._replace(seed=_seed(settings.random_state))
     resolve = bool(changed & {"optimizer", "learning_rate", "eta0"})
     return stream._replace(settings=now), optimizer, resolve
 
@@ -358,30 +381,14 @@ def _check_stream_divergence(optimizer, stream, values, n_updates, call) -> None
         )
 
 
-def _chunk_objective(estimator, X, Y, weights, stream) -> LeastSquares:
-    return LeastSquares(
-        X,
-        Y,
-        weights,
-        alpha=estimator.alpha,
-        x_offset=stream.x_offset,
-        y_offset=stream.y_offset,
-        learn_intercept=estimator.fit_intercept,
-    )
-
-
-def _is_auto(learning_rate) -> bool:
-    return isinstance(learning_rate, str) and learning_rate == "auto"
-
-
 def _seed(random_state) -> int:
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
-def _settings(estimator) -> tuple:
+def _settings(settings: Settings) -> tuple:
     """``((name, summary), ...)`` of the parameters a stream is resolved from."""
     names = (*_RESOLVED, "fit_intercept")
-    return tuple((name, _summary(getattr(estimator, name))) for name in names)
+    return tuple((name, _summary(getattr(settings, name))) for name in names)
 
 
 def _summary(value):
@@ -412,31 +419,22 @@ def _summary(value):
     return (kind, tuple((name, _summary(item)) for name, item in sorted(items)))
 
 
-def _counters(estimator) -> dict:
-    """The cumulative attributes a call extends rather than replaces."""
-    names = ("n_iter_", "t_", "loss_curve_", "change_curve_", "coef_path_", "intercept_path_")
-    return {name: getattr(estimator, name) for name in names if hasattr(estimator, name)}
-
-
-def _accumulate(estimator, result, previous) -> None:
-    """Turn the attributes of this call's single epoch into running totals."""
-    tol = estimator.tol
-    estimator.converged_ = bool(tol is not None and result.change_curve[-1] < tol)
-    if previous is None:
-        return
-    estimator.n_iter_ = previous["n_iter_"] + int(result.n_iter)
-    estimator.t_ = previous["t_"] + int(result.n_updates)
+def _accumulate(fitted: Fitted, model: Fitted | None, tol) -> Fitted:
+    """Turn the attributes of this call's single epoch into running totals after ``model``."""
+    fitted = fitted._replace(converged_=bool(tol is not None and fitted.change_curve_[-1] < tol))
+    if model is None:
+        return fitted
+    totals = {"n_iter_": model.n_iter_ + fitted.n_iter_, "t_": model.t_ + fitted.t_}
     for name in ("loss_curve_", "change_curve_"):
-        if name in previous:
-            setattr(estimator, name, np.concatenate([previous[name], getattr(estimator, name)]))
-    if estimator.record_path and "coef_path_" in previous:
-        old_coef, old_intercept = previous["coef_path_"], previous["intercept_path_"]
-        if old_coef.shape[1:] == estimator.coef_path_.shape[1:]:
-            # The new path starts where the old one ended: keep that point once.
-            estimator.coef_path_ = np.concatenate([old_coef, estimator.coef_path_[1:]])
-            estimator.intercept_path_ = np.concatenate(
-                [old_intercept, estimator.intercept_path_[1:]]
-            )
+        if getattr(model, name) is not None:
+            totals[name] = np.concatenate([getattr(model, name), getattr(fitted, name)])
+    old_coef, old_intercept = model.coef_path_, model.intercept_path_
+    new_coef = fitted.coef_path_
+    if new_coef is not None and old_coef is not None and old_coef.shape[1:] == new_coef.shape[1:]:
+        # The new path starts where the old one ended: keep that point once.
+        totals["coef_path_"] = np.concatenate([old_coef, new_coef[1:]])
+        totals["intercept_path_"] = np.concatenate([old_intercept, fitted.intercept_path_[1:]])
+    return fitted._replace(**totals)
 
 
 def _n_targets(coef) -> int:

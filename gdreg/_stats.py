@@ -30,7 +30,6 @@ tree (Dask reduces block statistics this way, :mod:`gdreg._dask`).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
@@ -40,10 +39,7 @@ from sklearn.utils.validation import _get_feature_names, check_array, check_cons
 from gdreg._objective import GramLeastSquares, sufficient_statistics
 from gdreg._validation import check_largest_magnitude, column_range, range_magnitude
 
-if TYPE_CHECKING:  # the estimator module imports this one
-    from gdreg._estimator import GradientDescentRegressor
-
-__all__ = ["SufficientStatistics", "fit_from_statistics"]
+__all__ = ["SufficientStatistics", "statistics_objective"]
 
 
 class SufficientStatistics:
@@ -427,79 +423,44 @@ def _snap_constant_columns(stats: SufficientStatistics, x_range, y_range) -> Non
             stats.yy[constant] = 0.0
 
 
-def fit_from_statistics(
-    estimator: GradientDescentRegressor, statistics: SufficientStatistics
-) -> GradientDescentRegressor:
-    """Fit a full-batch :class:`~gdreg.GradientDescentRegressor` from sufficient statistics.
-
-    Runs exactly the iterations that ``estimator.fit(X, y, sample_weight)``
-    runs on the rows the statistics were built from (same schedule, same
-    stopping rule, same attributes), at O(d^2) per iteration and without
-    ``X``. The result equals the in-memory fit up to round-off.
+def statistics_objective(
+    statistics: SufficientStatistics, sampling: str, *, alpha: float, fit_intercept: bool
+) -> GramLeastSquares:
+    """The objective that ``fit_from_statistics`` runs the loop on, after ``fit``'s checks.
 
     Parameters
     ----------
-    estimator : GradientDescentRegressor
-        An estimator whose optimizer samples the full batch
-        (``optimizer="batch"`` or an optimizer with ``sampling="batch"``);
-        it is fitted in place.
     statistics : SufficientStatistics
         Statistics of all training rows.
+    sampling : str
+        The sampling mode of the fit's optimizer; only ``"batch"`` is served.
+    alpha : float
+        L2 penalty, as the estimator's ``alpha``.
+    fit_intercept : bool
+        Whether the model has an intercept.
 
     Returns
     -------
-    estimator : GradientDescentRegressor
-        The fitted estimator.
+    GramLeastSquares
+        The full-batch objective on the Gram matrix of the statistics.
 
     Raises
     ------
     ValueError
-        If the optimizer is stochastic or mini-batch (use ``partial_fit``),
-        the statistics are empty, or the data fail ``fit``'s checks that
-        need all the chunks (entries whose squares over- or underflow, all
-        weights zero), with ``fit``'s messages. A failed fit leaves the
-        estimator as it was.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from gdreg import GradientDescentRegressor, SufficientStatistics, fit_from_statistics
-    >>> rng = np.random.default_rng(0)
-    >>> X = rng.normal(size=(1000, 3))
-    >>> y = X @ [1.0, -2.0, 0.5] + 3.0
-    >>> stats = SufficientStatistics()
-    >>> for start in range(0, 1000, 250):  # e.g. chunks read from disk
-    ...     _ = stats.update(X[start : start + 250], y[start : start + 250])
-    >>> reg = fit_from_statistics(GradientDescentRegressor(tol=1e-10), stats)
-    >>> reg.coef_.round(6), round(reg.intercept_, 6)
-    (array([ 1. , -2. ,  0.5]), 3.0)
+        If ``sampling`` is not ``"batch"``, the statistics are empty, or the
+        largest entries fail ``fit``'s magnitude checks (``fit``'s messages).
+    TypeError
+        If ``statistics`` is not a :class:`SufficientStatistics`.
     """
-    return estimator._transactional(_fit_statistics, estimator, statistics)
-
-
-def _fit_statistics(estimator, statistics: SufficientStatistics):
-    """Body of :func:`fit_from_statistics` (also used by the Dask fit)."""
-    estimator._validate_params()
-    optimizer = estimator._resolve_optimizer()
-    if optimizer.sampling != "batch":
+    if sampling != "batch":
         raise ValueError(
             "Sufficient statistics only serve the full-batch optimizer (sampling='batch'), "
-            f"got sampling={optimizer.sampling!r}. Stream the chunks through partial_fit instead."
+            f"got sampling={sampling!r}. Stream the chunks through partial_fit instead."
         )
     if not isinstance(statistics, SufficientStatistics):
         raise TypeError(f"Expected SufficientStatistics, got {type(statistics).__name__}.")
     _check_magnitudes(statistics)
-    objective = statistics.to_objective(
-        alpha=estimator.alpha, fit_intercept=estimator.fit_intercept
-    )
-    estimator.n_features_in_ = statistics.n_features
-    if statistics.feature_names is not None:
-        estimator.feature_names_in_ = statistics.feature_names
-    else:
-        estimator.__dict__.pop("feature_names_in_", None)
-    return estimator._fit_objective(
-        objective, optimizer, statistics.one_d, np.dtype(statistics.dtype)
-    )
+    return statistics.to_objective(alpha=alpha, fit_intercept=fit_intercept)
 
 
 def _check_magnitudes(statistics: SufficientStatistics, *, small: bool = True) -> None:

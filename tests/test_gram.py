@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
-from gdreg import GradientDescentRegressor, _estimator, _kernels, normal_equation
+from gdreg import GradientDescentRegressor, _kernels, _problem, normal_equation
 from gdreg._objective import GramLeastSquares, LeastSquares, sufficient_statistics
 
 
@@ -22,8 +22,8 @@ def _data(n=2000, d=6, k=1, rho=0.0, dtype=np.float64, seed=0):
 
 def _force(monkeypatch, gram: bool):
     """Make the estimator pick (or never pick) the Gram objective on small data."""
-    monkeypatch.setattr(_estimator, "GRAM_MIN_SIZE", 0 if gram else 10**18)
-    monkeypatch.setattr(_estimator, "GRAM_MIN_SAMPLES_PER_FEATURE", 1 if gram else 10**18)
+    monkeypatch.setattr(_problem, "GRAM_MIN_SIZE", 0 if gram else 10**18)
+    monkeypatch.setattr(_problem, "GRAM_MIN_SAMPLES_PER_FEATURE", 1 if gram else 10**18)
 
 
 def _fit(X, y, weights=None, **params):
@@ -57,8 +57,8 @@ def test_gram_iterates_equal_plain_iterates(monkeypatch, case):
     for gram in (True, False):
         _force(monkeypatch, gram)
         est = _fit(X, y, weights, record_path=True, **params)  # record_path: the generic loop
-        kind = est._objective(X, np.atleast_2d(y.T).T, weights, est.optimizer_, *_offsets(X, y))
-        assert isinstance(kind, GramLeastSquares) == gram
+        kind = _objective_type(est, X, y, weights)
+        assert issubclass(kind, GramLeastSquares) == gram
         paths[gram] = est
     rtol = 1e-3 if case.get("dtype") == np.float32 else 1e-9
     gram, plain = paths[True], paths[False]
@@ -69,9 +69,20 @@ def test_gram_iterates_equal_plain_iterates(monkeypatch, case):
     assert gram.coef_.dtype == X.dtype
 
 
-def _offsets(X, y):
+def _objective_type(est, X, y, weights=None, sampling=None):
+    """The class of objective the fit of ``est`` builds on ``(X, y)`` (mean offsets)."""
+    settings = _problem.Settings(**est.get_params(deep=False))
+    sampling = sampling or _problem.resolve_optimizer(settings).sampling
     Y = np.atleast_2d(y.T).T
-    return X.mean(axis=0), Y.mean(axis=0)
+    problem = _problem.prepare(
+        X,
+        Y,
+        weights,
+        validate=lambda X, y, ensure_all_finite: (X, y),
+        estimator_name="GradientDescentRegressor",
+    )
+    problem = problem._replace(x_offset=X.mean(axis=0), y_offset=Y.mean(axis=0))
+    return type(_problem.build_objective(problem, sampling, settings))
 
 
 @pytest.mark.parametrize("k", [1, 2])
@@ -119,19 +130,16 @@ def test_compiled_gram_loop_reports_divergence(monkeypatch):
 
 def test_gram_chosen_automatically_when_n_much_larger_than_d():
     est = GradientDescentRegressor()
-    optimizer = est._resolve_optimizer()
 
-    def kind(n, d, optimizer=optimizer):
+    def kind(n, d, sampling=None):
         X, y = _data(n=n, d=d)
-        Y = y.reshape(-1, 1)
-        return type(est._objective(X, Y, None, optimizer, *_offsets(X, y)))
+        return _objective_type(est, X, y, sampling=sampling)
 
     assert kind(50_000, 5) is GramLeastSquares  # n >> d, enough data to matter
     # small too: the certificate builds the d x d Hessian anyway (tests/test_small_fits.py)
     assert kind(500, 5) is GramLeastSquares
     assert kind(2_000, 400) is LeastSquares  # n < 10 d
-    stochastic = GradientDescentRegressor(optimizer="stochastic")._resolve_optimizer()
-    assert kind(50_000, 5, stochastic) is LeastSquares
+    assert kind(50_000, 5, "stochastic") is LeastSquares
 
 
 @pytest.mark.parametrize("weighted", [False, True])

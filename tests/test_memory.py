@@ -13,7 +13,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
-from gdreg import GradientDescentRegressor, _estimator, _kernels
+from gdreg import GradientDescentRegressor, _kernels, _problem
 
 N, D = 40_000, 100  # X is 32 MB in float64: n-vectors cost 1 % of it each
 
@@ -55,7 +55,7 @@ CONFIGS = {
 def test_fit_peak_memory_is_a_small_fraction_of_X(monkeypatch, config, dtype, helpers):
     params = dict(CONFIGS[config])
     if params.pop("_plain", False):
-        monkeypatch.setattr(_estimator, "GRAM_MIN_SAMPLES_PER_FEATURE", 10**18)
+        monkeypatch.setattr(_problem, "GRAM_MIN_SAMPLES_PER_FEATURE", 10**18)
     # the compiled one-pass helpers, or the chunked NumPy versions of them
     threshold = 0 if helpers == "compiled" else 10**18
     monkeypatch.setattr(_kernels, "COMPILED_MIN_SIZE", threshold)

@@ -16,7 +16,7 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression
 
-from gdreg import GradientDescentRegressor, _accuracy, _estimator, _validation
+from gdreg import GradientDescentRegressor, _accuracy, _problem, _validation
 from gdreg._objective import GramLeastSquares, LeastSquares, dense_moments
 
 
@@ -140,11 +140,14 @@ def test_constant_column_in_a_small_default_fit():
 
 def test_gram_route_from_the_smallest_sizes_when_the_hessian_is_formed_anyway():
     def kind(est, n, d):
-        optimizer = est._resolve_optimizer()
+        settings = _problem.Settings(**est.get_params(deep=False))
         X = np.random.default_rng(0).standard_normal((n, d))
         Y = X[:, :1].copy()
-        zeros = np.zeros(d), np.zeros(1)
-        return type(est._objective(X, Y, None, optimizer, *zeros))
+        problem = _problem.prepare(
+            X, Y, None, validate=lambda X, y, **_: (X, y), estimator_name="est"
+        )._replace(x_offset=np.zeros(d), y_offset=np.zeros(1))
+        sampling = _problem.resolve_optimizer(settings).sampling
+        return type(_problem.build_objective(problem, sampling, settings))
 
     default = GradientDescentRegressor()
     assert kind(default, 500, 5) is GramLeastSquares  # the certificate forms X^T X
@@ -163,7 +166,7 @@ def test_small_dense_fit_reads_X_in_one_pass(monkeypatch):
         raise AssertionError("a separate pass over X")
 
     for name in ("weighted_column_means", "summarize_columns", "snap_constant"):
-        monkeypatch.setattr(_estimator, name, refuse)
+        monkeypatch.setattr(_problem, name, refuse)
     monkeypatch.setattr(_validation, "_compute_column_range", refuse)
     monkeypatch.setattr(GramLeastSquares, "__init__", refuse)
     rng = np.random.default_rng(7)
