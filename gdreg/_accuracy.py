@@ -43,7 +43,11 @@ from typing import NamedTuple
 
 import numpy as np
 import scipy.linalg
+import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+
+from gdreg._kernels._summaries import csr_column_summary
+from gdreg._validation import sparse_pass_applies
 
 __all__ = ["Certificate", "certificate", "error_bound", "precision_floor", "spreads"]
 
@@ -138,7 +142,7 @@ def certificate(objective, yty, dtype=np.float64) -> Certificate:
             h_u = h_u[np.ix_(active, active)]
         if not h_u.size:
             return Certificate(spread, target_spreads(yty), 0.0, np.inf)
-        eigenvalues = scipy.linalg.eigvalsh(h_u, check_finite=False)
+        eigenvalues = _eigenvalues(h_u)
         top = float(max(eigenvalues[-1], 0.0))
         null_level = _NULL_ROUNDING_UNITS * max(d, 1) * np.finfo(dtype).eps * top
         positive = eigenvalues[eigenvalues > null_level]
@@ -149,6 +153,24 @@ def certificate(objective, yty, dtype=np.float64) -> Certificate:
             null_space = _null_space_w(hessian, spread, active, null_dimension)
         return Certificate(spread, target_spreads(yty), top, curvature, null_dimension, null_space)
     return _lanczos_certificate(base, yty, dtype)
+
+
+def _eigenvalues(h_u: np.ndarray) -> np.ndarray:
+    """The eigenvalues of the symmetric ``h_u`` (ascending); ``h_u`` is left as it was.
+
+    LAPACK's divide-and-conquer ``syevd`` called directly: ``eigvalsh``'s
+    argument handling and workspace queries cost more than the
+    decomposition for the small matrices of most fits (37 against 5 us at
+    d = 10, 640 against 270 us at d = 100, one thread), and every fit with
+    ``tol`` pays it once. ``eigvalsh`` takes over (and raises) should LAPACK
+    report a failure.
+    """
+    (syevd,) = scipy.linalg.get_lapack_funcs(("syevd",), (h_u,))
+    # not overwritten: a singular h_u is the null space's input next
+    eigenvalues, _, info = syevd(h_u, compute_v=0, overwrite_a=0)
+    if info != 0:
+        return scipy.linalg.eigvalsh(h_u, check_finite=False)
+    return eigenvalues
 
 
 def _null_space_w(h_u, spread, active, dimension) -> np.ndarray:
@@ -309,12 +331,20 @@ def _hessian_diagonal(base) -> np.ndarray:
 
     Dense ``X`` is centred one cache-sized block of rows at a time (no copy of
     ``X``, no cancellation for columns far from zero); sparse ``X``
-    algebraically.
+    algebraically, from one compiled pass over its stored entries when it is
+    large (:func:`gdreg._validation.sparse_pass_applies`), else from SciPy's
+    products.
     """
-    import scipy.sparse as sp
-
     X, c, m = base.X, base.c, base.x_offset.astype(np.float64)
-    if sp.issparse(X):
+    if sparse_pass_applies(X):
+        # equal weights (the usual case) are applied at the end: the pass then
+        # needs no weight per row and runs as one flat loop over the entries
+        uniform = bool(np.all(c == c[0]))
+        summary = csr_column_summary(X, None if uniform else c, ranges=False)
+        diag = summary.squares - 2.0 * m * summary.sums + m * m * summary.weight
+        if uniform:
+            diag *= float(c[0])
+    elif sp.issparse(X):
         sq = np.asarray(X.multiply(X).T @ c, dtype=np.float64).ravel()
         first = np.asarray(X.T @ c, dtype=np.float64).ravel()
         diag = sq - 2.0 * m * first + m * m * float(np.sum(c))

@@ -608,18 +608,28 @@ def _compiled_gram_applies(objective, record_path, verbose, epoch_callback, judg
     """Whether full-batch epochs on ``GramLeastSquares`` may run in compiled code.
 
     Its epochs cost O(d^2), so Python's per-epoch overhead would dominate; the
-    optimizer's ``compiled_full_batch`` hook (plain gradient descent has one)
-    makes the same updates and applies the same stopping and divergence
-    rules. Anything that needs to look at every epoch (paths, printing,
-    callbacks), standardised coordinates, or data below float64 (whose
+    optimizer's ``compiled_full_batch`` hook (plain and accelerated gradient
+    descent have one, in any coordinates) makes the same updates and applies
+    the same stopping and divergence rules. Anything that needs to look at
+    every epoch (paths, printing, callbacks), or data below float64 (whose
     stopping threshold moves with the iterate) keeps the generic loop.
+
+    The Python loop costs the same ~25 us an epoch whatever the size of X,
+    so the compiled one is worth it at any size once nothing has to be
+    compiled for it (:func:`gdreg._kernels._gram.code_ready`: its code is in
+    the process or in the disk cache, a load of a few tens of ms of CPU once
+    per process); before that it waits, like every compiled path, for
+    ``COMPILED_MIN_SIZE`` entries of X, so small fits never compile it.
     """
+    if not isinstance(objective, GramLeastSquares):
+        return False
+    entries = objective.n_samples * objective.n_features
+    if _kernels._gram.code_ready(objective.x_offset.dtype):
+        entries *= _kernels._gram.READY_SCALE
     return (
-        isinstance(objective, GramLeastSquares)
-        and is_squared(objective.loss)
-        and _kernels.worth_compiling(objective.n_samples * objective.n_features)
+        is_squared(objective.loss)
+        and _kernels.worth_compiling(entries)
         and not objective.learn_intercept
-        and objective.column_scale is None
         and (judge is None or judge.dtype == np.float64)
         and not record_path
         and not verbose
@@ -636,12 +646,15 @@ def _run_gram_compiled(
     kernel stops at the first epoch its inlined copy of :func:`verdict`
     stops at; the epoch it stopped at is then judged here by :func:`verdict`
     itself, so the rule that decides the outcome is the one written above.
+    A hook whose rule has a state returns the new state after the curves.
     """
     limit = divergence_limit(reference)
     losses, changes = [], []
     t, status, epoch = t0, _kernels.RUNNING, 0
     while epoch < max_iter and status == _kernels.RUNNING:
-        count = min(_GRAM_EPOCH_CHUNK, max_iter - epoch)
+        # chunks that double from 256 epochs: most fits stop within the first, whose
+        # steps and curves then cost a few microseconds rather than 4,096 epochs' worth
+        count = min(_GRAM_EPOCH_CHUNK, max_iter - epoch, max(256, epoch))
         steps = steps_for(schedule, t + 1, count, dtype=params.dtype)
         ran = optimizer.compiled_full_batch(
             objective,
@@ -654,7 +667,9 @@ def _run_gram_compiled(
         )
         if ran is None:  # no compiled loop for this rule: nothing was changed yet
             return None
-        done, status, chunk_losses, chunk_changes = ran
+        done, status, chunk_losses, chunk_changes = ran[:4]
+        if len(ran) > 4:
+            state = ran[4]
         losses.append(chunk_losses)
         changes.append(chunk_changes)
         epoch += done

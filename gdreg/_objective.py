@@ -37,7 +37,9 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from gdreg import _kernels
+from gdreg._kernels._summaries import csr_max_weighted_row_norm
 from gdreg._loss import Loss, SquaredLoss, is_squared
+from gdreg._validation import sparse_pass_applies
 
 #: Largest number of features for which the d x d Gram matrix is formed.
 GRAM_MAX_FEATURES = 2048
@@ -418,6 +420,10 @@ class LeastSquares:
                 norms = np.einsum("ij,ij->i", block, block) + plus
                 best = max(best, float(np.max(self.c[rows] * norms, initial=0.0)))
             return self.n_samples * best + alpha
+        if sparse_pass_applies(X):
+            # one pass over the stored entries: no X.multiply(X), no n norms
+            norm = csr_max_weighted_row_norm(X, self.x_offset, self.c, plus, inv)
+            return self.n_samples * norm + alpha
         norms = _centred_row_norms(self.X, self.x_offset, inv)
         if self.learn_intercept:
             norms += 1.0

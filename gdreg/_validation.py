@@ -1,62 +1,27 @@
 """Input checks shared by the fits: magnitudes, weights, constant columns.
 
-Each needs the column range of ``X`` (and of ``y``); within one ``fit`` the
-range of an array is computed once (:func:`column_ranges_shared`), since each
-pass over a large ``X`` costs as much as an SGD epoch.
+Each needs the column range of ``X`` (and of ``y``). A pass over a large
+``X`` costs as much as an SGD epoch, so a fit computes the range of an array
+once and passes it to these helpers (:class:`gdreg._problem.Problem` holds
+it); nothing here remembers anything between calls.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-import threading
+from typing import NamedTuple
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.utils.extmath import safe_sparse_dot
 
 from gdreg import _kernels
-
-#: Column ranges already computed by the fit running in this thread, by array:
-#: the magnitude check, the constant-column snap and the constant mask all need
-#: the range of X, and each pass over a large X costs as much as an SGD epoch.
-_fit_ranges = threading.local()
-
-
-def column_ranges_shared(fit):
-    """Let every ``_column_range`` call of one ``fit`` share one pass per array."""
-
-    @functools.wraps(fit)
-    def wrapped(*args, **kwargs):
-        # a fit inside a fit keeps its own
-        outer = getattr(_fit_ranges, "memo", None), getattr(_fit_ranges, "batch", False)
-        _fit_ranges.memo, _fit_ranges.batch = {}, False
-        try:
-            return fit(*args, **kwargs)
-        finally:
-            _fit_ranges.memo, _fit_ranges.batch = outer
-
-    return wrapped
-
-
-def _memo_entry(A):
-    """This fit's memo dict for array ``A`` (``None`` outside a fit)."""
-    memo = getattr(_fit_ranges, "memo", None)
-    if memo is None:
-        return None
-    seen = memo.get(id(A))
-    if seen is None or seen[0] is not A:  # the same object, not a recycled id
-        seen = memo[id(A)] = (A, {})
-    return seen[1]
+from gdreg._kernels._summaries import csr_column_summary
 
 
 def _column_range(A):
     """Column-wise ``(min, max)`` of a dense or CSR array, without a copy."""
-    entry = _memo_entry(A)
-    if entry is None:
-        return _compute_column_range(A)
-    if "range" not in entry:
-        entry["range"] = _compute_column_range(A)
-    return entry["range"]
+    return _compute_column_range(A)
 
 
 #: A full-batch fit uses the compiled one-pass summaries only for an X this many
@@ -66,15 +31,15 @@ def _column_range(A):
 BATCH_ONE_PASS_FACTOR = 10
 
 
-def full_batch_fit(batch: bool) -> None:
-    """Tell the running fit whether its optimizer is full batch (see above)."""
-    if getattr(_fit_ranges, "memo", None) is not None:
-        _fit_ranges.batch = bool(batch)
+def one_pass_applies(X, *, batch: bool = False) -> bool:
+    """Whether the compiled one-pass summaries of ``X`` are used (``batch``: full batch).
 
-
-def one_pass_applies(X) -> bool:
-    """Whether the compiled one-pass summaries of ``X`` are used."""
-    factor = BATCH_ONE_PASS_FACTOR if getattr(_fit_ranges, "batch", False) else 1
+    A large CSR ``X`` (:func:`sparse_pass_applies`) is summarised whatever
+    ``batch``: SciPy's reductions copy it, so the pass pays in any fit.
+    """
+    if sparse_pass_applies(X):
+        return True
+    factor = BATCH_ONE_PASS_FACTOR if batch else 1
     return (
         isinstance(X, np.ndarray)
         and X.ndim == 2
@@ -84,14 +49,27 @@ def one_pass_applies(X) -> bool:
     )
 
 
-def summary_will_run(X) -> bool:
-    """Whether :func:`summarize_columns` will read raw input ``X`` as it is.
+#: A CSR X is summarised by the compiled one-pass helpers from this many times
+#: fewer stored entries than a dense X has entries: SciPy's own reductions copy
+#: X (to CSC, once for the minima and once for the maxima; ``X.multiply(X)``
+#: for the squares), about four times the cost of a NumPy pass per entry.
+SPARSE_ONE_PASS_FACTOR = 4
 
-    True for a C-contiguous float ndarray large enough for the compiled pass,
-    passed to a running fit: validation then keeps it as it is, and its
-    finiteness is checked by that pass instead of a pass of its own.
+
+def sparse_pass_applies(X) -> bool:
+    """Whether the compiled one-pass summaries of a CSR ``X`` are used.
+
+    True for a float CSR matrix with at least one row and enough stored
+    entries (``SPARSE_ONE_PASS_FACTOR``); the passes read ``X.data`` and
+    ``X.indices`` once, O(stored entries), and copy nothing.
     """
-    return getattr(_fit_ranges, "memo", None) is not None and one_pass_applies(X)
+    return (
+        sp.issparse(X)
+        and X.format == "csr"
+        and X.dtype in (np.float32, np.float64)
+        and X.shape[0] > 0
+        and _kernels.worth_compiling(X.nnz * SPARSE_ONE_PASS_FACTOR, _kernels.ONE_PASS_MIN_SIZE)
+    )
 
 
 def sample_fractions(weights, n_samples: int, dtype) -> np.ndarray:
@@ -100,47 +78,57 @@ def sample_fractions(weights, n_samples: int, dtype) -> np.ndarray:
     return c.astype(dtype, copy=False)
 
 
-def summarize_columns(X, weights) -> bool | None:
+class ColumnSummary(NamedTuple):
+    """What :func:`summarize_columns` reads off ``X`` in its one pass."""
+
+    low: np.ndarray  # column minima
+    high: np.ndarray  # column maxima
+    means: np.ndarray  # weighted column means, in X.dtype
+    finite: bool  # every entry seen was finite
+
+
+def summarize_columns(X, weights, *, batch: bool = False) -> ColumnSummary | None:
     """Column range and weighted column means of ``X`` in one compiled pass.
 
-    Both are remembered for the running fit (the range for the magnitude
-    check and the constant columns, the means for the centring offsets), so
-    that ``X`` is read once for all of them. Returns whether every entry
-    seen was finite (a non-finite sum can only come from a NaN or an
-    infinity, or from an overflow that the magnitude check reports). Does
-    nothing (and returns None) outside a fit or when the pass does not apply.
+    The fit keeps both (the range for the magnitude check and the constant
+    columns, the means for the centring offsets), so that ``X`` is read once
+    for all of them. ``finite`` says whether every entry seen was finite (a
+    non-finite sum can only come from a NaN or an infinity, or from an
+    overflow that the magnitude check reports). Returns None when the pass
+    does not apply (:func:`one_pass_applies`, ``batch`` as there, or
+    :func:`sparse_pass_applies` for a CSR ``X``, whichever ``batch``).
     """
-    entry = _memo_entry(X)
-    if entry is None or not one_pass_applies(X) or X.shape[0] == 0:
+    if sparse_pass_applies(X):
+        summary = _sparse_summary(X, weights)
+        means = summary.sums.astype(X.dtype)
+        return ColumnSummary(summary.low, summary.high, means, bool(np.isfinite(means).all()))
+    if not one_pass_applies(X, batch=batch) or X.shape[0] == 0:
         return None
     scale = None if weights is None else weights / np.sum(weights, dtype=np.float64)
     low, high, means = _kernels.column_summary(X, scale)
-    entry["range"] = (low, high)
-    entry["means"] = (weights, means.astype(X.dtype))
-    return bool(np.isfinite(means).all())
+    return ColumnSummary(low, high, means.astype(X.dtype), bool(np.isfinite(means).all()))
 
 
-def remember_range(A, low, high) -> None:
-    """Record the column range of ``A`` computed elsewhere (a fused pass) for the running fit.
-
-    The magnitude check, the constant columns and the constant-offset snap
-    then read it instead of passing over ``A`` again. Nothing outside a fit.
-    """
-    entry = _memo_entry(A)
-    if entry is not None:
-        entry["range"] = (low, high)
+def _sparse_summary(X, weights):
+    """:func:`~gdreg._kernels._summaries.csr_column_summary` with sums weighted by ``s_i / S``."""
+    if weights is None:
+        summary = csr_column_summary(X)
+        return summary._replace(sums=summary.sums / X.shape[0])
+    return csr_column_summary(X, weights / np.sum(weights, dtype=np.float64))
 
 
 def weighted_column_means(X, weights) -> np.ndarray:
-    """``sum_i c_i x_i`` in ``X.dtype`` (from :func:`summarize_columns` when it ran)."""
-    entry = _memo_entry(X)
-    if entry is not None and "means" in entry and entry["means"][0] is weights:
-        return entry["means"][1]
+    """``sum_i c_i x_i`` in ``X.dtype`` (accumulated in float64 for a large CSR ``X``)."""
+    if sparse_pass_applies(X):
+        return _sparse_summary(X, weights).sums.astype(X.dtype)
     c = sample_fractions(weights, X.shape[0], X.dtype)
     return np.asarray(safe_sparse_dot(X.T, c), dtype=X.dtype).ravel()
 
 
 def _compute_column_range(A):
+    if sparse_pass_applies(A):
+        summary = csr_column_summary(A)  # one pass over the stored entries, no CSC copies
+        return summary.low, summary.high
     if one_pass_applies(A):
         return _kernels.column_range(A)  # one compiled pass instead of two row-by-row ones
     low, high = A.min(axis=0), A.max(axis=0)
@@ -150,7 +138,7 @@ def _compute_column_range(A):
 
 
 def column_range(A):
-    """Column-wise ``(min, max)`` of a dense or CSR ``A`` as float arrays (shared in a fit)."""
+    """Column-wise ``(min, max)`` of a dense or CSR ``A`` as float arrays."""
     return _column_range(A)
 
 
@@ -160,15 +148,21 @@ def constant_columns(A):
     return low == high
 
 
-def snap_constant(A, offset):
-    """Set the offset of every constant column to that constant, exactly.
+def snap_constant(offset, low, high):
+    """Set the offset of every constant column (``low == high``) to that constant, exactly.
 
-    The weighted mean of a constant column differs from the constant by
-    round-off; centring would then leave ``x - mean`` of order ``eps * |x|``,
-    a spurious curvature of order ``eps**2`` whose inverse becomes the
-    "auto" step, and the fit diverges or returns huge coefficients.
+    ``low`` and ``high`` are the column-wise range of the array. The weighted
+    mean of a constant column differs from the constant by round-off;
+    centring would then leave ``x - mean`` of order ``eps * |x|``, a spurious
+    curvature of order ``eps**2`` whose inverse becomes the "auto" step, and
+    the fit diverges or returns huge coefficients.
+
+    Examples
+    --------
+    >>> snap_constant(np.array([0.30000000000000004, 1.5]), np.array([0.3, 1.0]),
+    ...               np.array([0.3, 2.0]))
+    array([0.3, 1.5])
     """
-    low, high = _column_range(A)
     constant = low == high
     if np.any(constant):
         offset = offset.copy()

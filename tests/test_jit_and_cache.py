@@ -50,6 +50,8 @@ KERNELS = [
     "_gram._gram_descent",
     "_order._shuffle",
     "_summaries._row_pass",
+    "_summaries._csr_column_pass",
+    "_summaries._csr_row_norm_pass",
 ]
 
 
@@ -94,8 +96,8 @@ JIT_DISABLED_SCRIPT = """
     import collections, importlib, itertools, json, warnings
     import numba, numpy as np, scipy.sparse as sp
     from sklearn.exceptions import ConvergenceWarning
-    from gdreg import GradientDescentRegressor, _estimator, _kernels
-    from gdreg.optimizers import Adam, Momentum
+    from gdreg import GradientDescentRegressor, _kernels, _problem
+    from gdreg.optimizers import Adam, AveragedSGD, Momentum
 
     assert numba.config.DISABLE_JIT
     calls = collections.Counter()
@@ -132,12 +134,16 @@ JIT_DISABLED_SCRIPT = """
         if thresholds == "zero":  # every compiled helper, whatever the size of X
             _kernels.COMPILED_MIN_SIZE = _kernels.ONE_PASS_MIN_SIZE = 0
             _kernels.SHUFFLE_MIN_SAMPLES = 0
-            _estimator.GRAM_MIN_SIZE = 0
+            _problem.GRAM_MIN_SIZE = 0
         cases = list(itertools.product(
             ["batch", "stochastic", "minibatch"], ["auto", "constant"], [False, True], [1, 2]
         ))
         # the rules with a compiled update piece, and the O(d) CSR kernels (alpha > 0)
-        rules = [Momentum(sampling="stochastic"), Adam(sampling="minibatch", batch_size=8)]
+        rules = [
+            Momentum(sampling="stochastic"),
+            Adam(sampling="minibatch", batch_size=8),
+            AveragedSGD(sampling="minibatch", batch_size=8, start=3),
+        ]
         cases += list(itertools.product(rules, ["constant"], [False, True], [1, 2]))
         cases += [(mode, "auto", True, 1, 0.1) for mode in ("stochastic", "minibatch")]
         for case in cases:
@@ -166,7 +172,7 @@ def test_every_mode_fits_with_the_jit_disabled(tmp_path):
     """
     env = _clean_env(NUMBA_DISABLE_JIT="1", PYTHONPATH=str(PACKAGE.parent))  # this gdreg
     out = _run(JIT_DISABLED_SCRIPT, env, cwd=tmp_path, KERNELS=KERNELS)
-    assert out["fits"] == 2 * (3 * 2 * 2 * 2 + 2 * 2 * 2 + 2)
+    assert out["fits"] == 2 * (3 * 2 * 2 * 2 + 3 * 2 * 2 + 2)
     assert sorted(out["calls"]) == sorted(KERNELS), out["calls"]
     assert out["worst"] < 1e-10
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import numpy as np
 
@@ -214,3 +215,192 @@ def max_weighted_row_norm(X, offset, weight, plus: float = 0.0, multipliers=None
         )
 
     return float(max(map_row_parts(block, X.shape[0], X)))
+
+
+# -- one-pass summaries of CSR X ------------------------------------------------------
+#: Slots of the per-column accumulator of :func:`_csr_column_pass`. They sit side
+#: by side in one (d, 5) array: the stored entries visit the columns in no
+#: order, and one cache line per entry instead of one per statistic halves the
+#: pass (100,000 x 10,000 at 0.1 %: 5.7 -> 2.9 ms with weights).
+_LOW, _HIGH, _COUNT, _SUM, _SQUARE = range(5)
+
+
+@_jit(nogil=True)
+def _csr_column_pass(data, indices, indptr, scale, weighted, ranges, acc):
+    # Per column j, over the stored entries x of a canonical CSR X: min and max
+    # (acc[j, _LOW], acc[j, _HIGH]), how many are stored, sum_i s_i x_ij and
+    # sum_i s_i x_ij^2, with s_i = scale[i] (weighted) or 1. SciPy's
+    # X.min(axis=0) and X.max(axis=0) each convert X to CSC first (a copy and
+    # a sort), and X.multiply(X) copies it. Without weights and without
+    # `ranges`, only the two sums (1.3 instead of 2.2 ms at a million entries).
+    if not weighted and not ranges:
+        for p in range(indptr[0], indptr[indptr.shape[0] - 1]):
+            j = indices[p]
+            v = np.float64(data[p])
+            acc[j, _SUM] += v
+            acc[j, _SQUARE] += v * v
+        return
+    if not weighted:
+        # one flat loop: a loop per row of ~10 entries costs a mispredicted exit
+        # per row (1.5 instead of 2.9 ms at a million entries)
+        for p in range(indptr[0], indptr[indptr.shape[0] - 1]):
+            j = indices[p]
+            v = np.float64(data[p])  # float32 entries squared in float64
+            low = acc[j, _LOW]
+            high = acc[j, _HIGH]
+            acc[j, _LOW] = v if v < low else low
+            acc[j, _HIGH] = v if v > high else high
+            acc[j, _COUNT] += 1.0
+            acc[j, _SUM] += v
+            acc[j, _SQUARE] += v * v
+        return
+    for i in range(indptr.shape[0] - 1):
+        si = scale[i]
+        for p in range(indptr[i], indptr[i + 1]):
+            j = indices[p]
+            v = np.float64(data[p])  # float32 entries squared in float64
+            low = acc[j, _LOW]
+            high = acc[j, _HIGH]
+            acc[j, _LOW] = v if v < low else low
+            acc[j, _HIGH] = v if v > high else high
+            acc[j, _COUNT] += 1.0
+            sv = si * v
+            acc[j, _SUM] += sv
+            acc[j, _SQUARE] += sv * v
+
+
+@_jit(nogil=True)
+def _csr_row_norm_pass(data, indices, indptr, columns, base, scale, step, plus):
+    # max_i scale_i (||(x_i - offset) * multipliers||^2 + plus) over the rows of
+    # a canonical CSR X, with columns[j] = (multipliers_j^2, 2 offset_j): a
+    # centred row's norm is base = sum_j multipliers_j^2 offset_j^2 (every
+    # column at x = 0), corrected on the stored entries by
+    # multipliers_j^2 x (x - 2 offset_j). Nothing of size n is formed.
+    best = 0.0
+    for i in range(indptr.shape[0] - 1):
+        s = base
+        for p in range(indptr[i], indptr[i + 1]):
+            j = indices[p]
+            v = np.float64(data[p])  # float32 entries squared in float64
+            s += columns[j, 0] * v * (v - columns[j, 1])
+        s = s if s > 0.0 else 0.0  # cancellation: a norm is never negative
+        value = scale[i * step] * (s + plus)
+        best = value if value > best else best
+    return best
+
+
+class CsrColumnSummary(NamedTuple):
+    """What one pass over a CSR matrix gives per column (see :func:`csr_column_summary`)."""
+
+    low: np.ndarray | None  # (d,) column minima in X.dtype, the zeros that are not stored included
+    high: np.ndarray | None  # (d,) column maxima (both None when not asked for)
+    sums: np.ndarray  # (d,) sum_i scale_i x_ij, float64
+    squares: np.ndarray  # (d,) sum_i scale_i x_ij^2, float64
+    weight: float  # sum_i scale_i
+
+
+def canonical_csr(X):
+    """``X`` itself when its rows hold sorted, distinct columns; else a canonical copy.
+
+    SciPy reads a column stored twice in a row as the sum of the two entries;
+    the one-pass summaries read stored entries one by one, so they need
+    distinct columns per row (a min, a max or a square of each part would
+    not be that of the sum). SciPy remembers the answer on ``X`` (a CSR made
+    by ``tocsr()`` or ``scipy.sparse.random`` already knows it); otherwise the
+    check is one pass over the indices. The copy, made only for a CSR with
+    unsorted or duplicated columns, sums the duplicates.
+    """
+    if X.has_canonical_format:
+        return X
+    X = X.copy()
+    X.sum_duplicates()
+    return X
+
+
+def _scale_arguments(scale, n: int):
+    """``(scale, step)`` as the CSR passes read them: ones with step 0 when ``scale`` is None."""
+    if scale is None:
+        return np.ones(1), 0
+    scale = np.ascontiguousarray(scale, dtype=np.float64)
+    if scale.shape != (n,):
+        raise ValueError(f"scale has shape {scale.shape}, expected ({n},)")
+    return scale, 1
+
+
+def csr_column_summary(X, scale=None, *, ranges: bool = True) -> CsrColumnSummary:
+    """Column range and weighted sums and sums of squares of CSR ``X`` in one pass.
+
+    One compiled pass over ``X.data`` and ``X.indices``, O(stored entries),
+    ``X`` not copied (unless its format is not canonical: see
+    :func:`canonical_csr`): the magnitude check, the constant columns, the
+    centring offsets and the spreads each need some of these columns, and
+    SciPy's reductions convert ``X`` to CSC (twice, for min and max) or copy
+    it (``X.multiply(X)``). Explicit zeros count as entries; a column with
+    fewer stored entries than rows also holds a zero. ``scale`` (``None``:
+    ones) weights the sums, accumulated in float64 whatever ``X.dtype``; a
+    NaN or an infinity makes its column's sums non-finite. ``ranges=False``
+    leaves ``low`` and ``high`` None, for a faster pass when only the sums
+    are needed.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> X = sp.csr_matrix(np.array([[1.0, 0.0, 0.0], [3.0, -2.0, 0.0]]))
+    >>> s = csr_column_summary(X)
+    >>> s.low, s.high, s.weight
+    (array([ 1., -2.,  0.]), array([3., 0., 0.]), 2.0)
+    >>> s.sums, s.squares
+    (array([ 4., -2.,  0.]), array([10.,  4.,  0.]))
+    """
+    n, d = X.shape
+    if n == 0:
+        raise ValueError("csr_column_summary needs at least one row")
+    X = canonical_csr(X)
+    scale, step = _scale_arguments(scale, n)
+    acc = np.zeros((d, 5))
+    # every column ends up with a stored entry or an implicit zero, so these
+    # starting values are always replaced
+    acc[:, _LOW], acc[:, _HIGH] = np.inf, -np.inf
+    _csr_column_pass(X.data, X.indices, X.indptr, scale, bool(step), bool(ranges), acc)
+    weight = float(n) if step == 0 else float(np.sum(scale))
+    sums, squares = acc[:, _SUM].copy(), acc[:, _SQUARE].copy()
+    if not ranges:
+        return CsrColumnSummary(None, None, sums, squares, weight)
+    sparse = acc[:, _COUNT] < n  # a zero that is not stored
+    low = np.where(sparse, np.minimum(acc[:, _LOW], 0.0), acc[:, _LOW]).astype(X.dtype)
+    high = np.where(sparse, np.maximum(acc[:, _HIGH], 0.0), acc[:, _HIGH]).astype(X.dtype)
+    return CsrColumnSummary(low, high, sums, squares, weight)
+
+
+def csr_max_weighted_row_norm(X, offset, weight, plus: float = 0.0, multipliers=None) -> float:
+    """:func:`max_weighted_row_norm` of CSR ``X``: one pass over its stored entries.
+
+    ``max_i weight_i (||(x_i - offset) * multipliers||^2 + plus)``, computed
+    on the stored entries (the zeros of a row contribute the same
+    ``offset_j^2 multipliers_j^2`` to every row) in float64, clipped at zero
+    where the algebraic centring cancels. Nothing of size ``n`` is
+    allocated and ``X`` is not copied (unless its format is not canonical:
+    see :func:`canonical_csr`).
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> X = sp.csr_matrix(np.array([[1.0, 1.0], [3.0, 1.0]]))
+    >>> csr_max_weighted_row_norm(X, np.array([1.0, 0.0]), np.array([1.0, 0.5]))
+    2.5
+    """
+    n, d = X.shape
+    weight, step = _scale_arguments(weight, n)
+    if n == 0:
+        return 0.0
+    X = canonical_csr(X)
+    offset = np.asarray(offset, dtype=np.float64).reshape(-1)
+    columns = np.empty((d, 2))
+    columns[:, 0] = 1.0 if multipliers is None else np.asarray(multipliers, np.float64) ** 2
+    columns[:, 1] = 2.0 * offset
+    # einsum, not a BLAS dot: OpenBLAS wakes its threads for a long vector, which
+    # costs milliseconds on a busy machine
+    base = float(np.einsum("i,i,i->", columns[:, 0], offset, offset))
+    return float(
+        _csr_row_norm_pass(X.data, X.indices, X.indptr, columns, base, weight, step, float(plus))
+    )
