@@ -97,6 +97,32 @@ def _uses_lazy(alpha, scaled):
     return alpha == 0.0 or not scaled
 
 
+def _lazy_kernel(family, k, batch_size):
+    """The name of the lazy kernel that runs ``family`` ("plain" or "svrg") for k targets."""
+    if k > 1:
+        return f"_{family}_csr_lazy"
+    if family == "svrg":
+        return "_svrg_csr_lazy_1d"
+    return "_sgd_csr_lazy_1d" if batch_size == 1 else "_minibatch_csr_lazy_1d"
+
+
+LAZY_KERNELS = [
+    "_plain_csr_lazy",
+    "_svrg_csr_lazy",
+    "_sgd_csr_lazy_1d",
+    "_minibatch_csr_lazy_1d",
+    "_svrg_csr_lazy_1d",
+]
+
+
+def _spy_all(monkeypatch):
+    """Spies on every lazy kernel, by name."""
+    spies = {name: _Spy(getattr(_sparse, name)) for name in LAZY_KERNELS}
+    for name, spy in spies.items():
+        monkeypatch.setattr(_sparse, name, spy)
+    return spies
+
+
 @pytest.mark.parametrize("batch_size", [1, 7])
 @pytest.mark.parametrize("learn_intercept", [False, True])
 @pytest.mark.parametrize("scaled", [False, True])
@@ -110,8 +136,7 @@ def test_plain_epochs_match_numpy_path(
     objective = _objective(
         X, Y, weighted=weighted, alpha=alpha, scaled=scaled, learn_intercept=learn_intercept
     )
-    lazy = _Spy(_sparse._plain_csr_lazy)
-    monkeypatch.setattr(_sparse, "_plain_csr_lazy", lazy)
+    spies = _spy_all(monkeypatch)
     data = objective.stochastic_data()
     optimizer = GradientDescent()
     theta_fast = _start(objective, k)
@@ -128,7 +153,11 @@ def test_plain_epochs_match_numpy_path(
     size = np.abs(theta_ref).max()
     np.testing.assert_allclose(theta_fast, theta_ref, rtol=0, atol=RTOL * size)
     assert learn_intercept or np.all(theta_fast[-1] == 0.0)
-    assert lazy.calls == (3 if _uses_lazy(alpha, scaled) else 0)
+    # one target runs the 1-D kernel of its sampling mode, more targets the general one
+    expected = _lazy_kernel("plain", k, batch_size) if _uses_lazy(alpha, scaled) else None
+    assert {name: spy.calls for name, spy in spies.items() if spy.calls} == (
+        {expected: 3} if expected else {}
+    )
 
 
 @pytest.mark.parametrize("batch_size", [1, 7])
@@ -141,8 +170,7 @@ def test_svrg_epochs_match_numpy_path(monkeypatch, k, weighted, alpha, scaled, b
     objective = _objective(
         X, Y, weighted=weighted, alpha=alpha, scaled=scaled, learn_intercept=False
     )
-    lazy = _Spy(_sparse._svrg_csr_lazy)
-    monkeypatch.setattr(_sparse, "_svrg_csr_lazy", lazy)
+    spies = _spy_all(monkeypatch)
     data = objective.stochastic_data()
     snap = _start(objective, k)
     snap[-1] = 0.0  # SVRG runs with the intercept eliminated by centring
@@ -164,7 +192,10 @@ def test_svrg_epochs_match_numpy_path(monkeypatch, k, weighted, alpha, scaled, b
         optimizer.numpy_epoch(objective, theta_ref, state, order, steps, batch_size)
         size = np.abs(theta_ref).max()
         np.testing.assert_allclose(theta_fast, theta_ref, rtol=0, atol=RTOL * size)
-    assert lazy.calls == (3 if _uses_lazy(alpha, scaled) else 0)
+    expected = _lazy_kernel("svrg", k, batch_size) if _uses_lazy(alpha, scaled) else None
+    assert {name: spy.calls for name, spy in spies.items() if spy.calls} == (
+        {expected: 3} if expected else {}
+    )
 
 
 @pytest.mark.parametrize("step_times_alpha", [0.5, 1.0])
@@ -224,6 +255,52 @@ def test_scalar_decay_needs_a_uniform_preconditioner():
     np.testing.assert_array_equal(theta, before)  # untouched: the caller runs the O(d) kernel
 
 
+@pytest.mark.parametrize("alpha", [0.0, 0.3])
+@pytest.mark.parametrize("batch_size", [1, 7])
+def test_one_target_kernels_match_the_general_kernels(batch_size, alpha):
+    """The 1-D kernels against the (d, k) kernels called with k = 1, on a strided column.
+
+    The mini-batch and SVRG kernels add in the same order as the general ones
+    (equal to the last bit); the per-sample one follows ``m . v`` through the
+    row's ``x . a`` (round-off). ``theta`` and ``w`` are the first column of
+    wider arrays, so the dispatchers run the kernels on a copy and write it back.
+    """
+    X, Y = _data(k=1, seed=9)
+    objective = _objective(X, Y, weighted=True, alpha=alpha, scaled=False, learn_intercept=True)
+    data = objective.stochastic_data()
+    n, d = X.shape
+    order = np.random.default_rng(10).permutation(n).astype(np.int64)
+    steps = _steps(objective, batch_size, 0)
+    prec = np.ones(d)
+    a = prec * data.x_offset
+    gbuf = np.empty((batch_size, 1))
+    exact = batch_size > 1  # same summation order
+    tol = dict(rtol=0, atol=0) if exact else dict(rtol=0, atol=1e-12)
+
+    wide = np.hstack([_start(objective, 1), np.full((d + 1, 2), 7.0)])
+    theta = wide[:, :1]  # a strided column
+    general = theta.copy()
+    loss = _sparse.plain_csr_epoch(data, theta, order, steps, batch_size, prec)
+    args = (X.data, X.indices, X.indptr, data.Y, data.scale, data.x_offset, data.y_offset)
+    args = (*args, alpha, alpha, True, general, order, steps, batch_size, prec, a)
+    loss_general = _sparse._plain_csr_lazy(*args, np.empty((5, 1)), gbuf, 1)
+    assert loss == pytest.approx(loss_general, rel=0 if exact else 1e-13)
+    np.testing.assert_allclose(theta, general, **tol)
+    np.testing.assert_array_equal(wide[:, 1:], 7.0)  # the other columns untouched
+    assert not np.array_equal(theta, _start(objective, 1))  # the epoch was written back
+
+    wide = np.hstack([_start(objective, 1, seed=6)[:d], np.full((d, 2), 7.0)])
+    w, snap = wide[:, :1], _start(objective, 1)[:d]
+    general = w.copy()
+    mu = objective.value_and_gradient(np.vstack([snap, [[0.0]]]))[1][:d]
+    assert _sparse.svrg_csr_epoch(data, w, snap, mu, order, steps, batch_size, prec)
+    args = (X.data, X.indices, X.indptr, data.scale, data.x_offset, alpha, general, snap)
+    args = (*args, order, steps, batch_size, prec, a, prec[:, None] * mu)
+    _sparse._svrg_csr_lazy(*args, np.empty((6, 1)), gbuf)
+    np.testing.assert_array_equal(w, general)  # same order of additions: bitwise
+    np.testing.assert_array_equal(wide[:, 1:], 7.0)
+
+
 # -- whole fits ------------------------------------------------------------------------
 FITS = {
     "default stochastic (SVRG, auto)": dict(optimizer="stochastic"),
@@ -266,8 +343,7 @@ def test_csr_fit_matches_dense_fit(monkeypatch, case, weighted, k):
     y = Y[:, 0] if k == 1 else Y
     weights = np.random.default_rng(12).uniform(0.2, 3.0, X.shape[0]) if weighted else None
     params = FITS[case]
-    lazy = _Spy(_sparse._plain_csr_lazy)
-    monkeypatch.setattr(_sparse, "_plain_csr_lazy", lazy)
+    spies = _spy_all(monkeypatch)
     sparse_fit = _fit(X, y, weights, **params)
     dense_fit = _fit(X.toarray(), y, weights, **params)
     monkeypatch.setattr(_kernels, "ENABLED", False)
@@ -277,7 +353,14 @@ def test_csr_fit_matches_dense_fit(monkeypatch, case, weighted, k):
         np.testing.assert_allclose(fit.coef_, reference.coef_, rtol=0, atol=1e-9 * size)
         np.testing.assert_allclose(fit.intercept_, reference.intercept_, rtol=0, atol=1e-9 * size)
     assert sparse_fit.t_ == dense_fit.t_ == reference.t_
-    assert lazy.calls > 0 or (params.get("alpha", 0.0) > 0 and "auto" in case)
+    # every fit's first epoch is plain SGD (SVRG's too): the kernel for k targets ran
+    optimizer = params["optimizer"]
+    sampling = optimizer if isinstance(optimizer, str) else optimizer.sampling
+    batch_size = 1 if sampling == "stochastic" else 2  # 2: any mini-batch
+    plain = spies[_lazy_kernel("plain", k, batch_size)]
+    assert plain.calls > 0 or (params.get("alpha", 0.0) > 0 and "auto" in case)
+    kernels_of_other_k = {_lazy_kernel(f, 3 - k, b) for f in ("plain", "svrg") for b in (1, 2)}
+    assert all(spies[name].calls == 0 for name in kernels_of_other_k)
 
 
 def test_csr_fit_float32_matches_dense_fit():
@@ -320,13 +403,13 @@ JIT_DISABLED_SCRIPT = """
     assert numba.config.DISABLE_JIT
     worst = 0.0
     for alpha, scaled in [(0.0, True), (0.3, False), (0.3, True)]:  # lazy, lazy, O(d)
-        for batch in (1, 5):
-            X, Y = t._data(n=40, d=6, k=2)
+        for batch, k in [(1, 1), (5, 1), (1, 2), (5, 2)]:  # 1-D and general kernels
+            X, Y = t._data(n=40, d=6, k=k)
             obj = t._objective(X, Y, weighted=True, alpha=alpha, scaled=scaled,
                                learn_intercept=False)
             order = np.random.default_rng(0).permutation(40).astype(np.int64)
             steps = t._steps(obj, batch, 0)
-            fast = t._start(obj, 2); fast[-1] = 0.0; ref = fast.copy()
+            fast = t._start(obj, k); fast[-1] = 0.0; ref = fast.copy()
             _kernels.plain_epoch(obj.stochastic_data(), fast, order, steps, batch)
             opt = GradientDescent()
             _loop._numpy_epoch(obj, opt, ref, opt.init(ref), order, steps, batch)
@@ -337,8 +420,9 @@ JIT_DISABLED_SCRIPT = """
                                 steps, batch)
             SVRG().numpy_epoch(obj, ref, state, order, steps, batch)
             worst = max(worst, float(np.abs(fast - ref).max() / np.abs(ref).max()))
-    kinds = [type(f).__name__ for f in (_sparse._plain_csr_lazy, _sparse._svrg_csr_lazy,
-                                          _plain._plain_epoch_csr, _svrg._svrg_epoch_csr)]
+    kernels = [getattr(_sparse, name) for name in t.LAZY_KERNELS]
+    kernels += [_plain._plain_epoch_csr, _svrg._svrg_epoch_csr]
+    kinds = [type(f).__name__ for f in kernels]
     print(json.dumps({"worst": worst, "kinds": kinds}))
 """
 
@@ -361,5 +445,5 @@ def test_lazy_and_fallback_kernels_run_with_the_jit_disabled(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
-    assert out["kinds"] == ["function"] * 4  # plain Python, not numba dispatchers
+    assert out["kinds"] == ["function"] * (len(LAZY_KERNELS) + 2)  # Python, not dispatchers
     assert out["worst"] < RTOL

@@ -32,6 +32,10 @@ cannot be one scalar: the dispatchers return None / False there and the
 caller runs the O(d)-an-update kernels of :mod:`gdreg._kernels._plain` and
 :mod:`gdreg._kernels._svrg` (``alpha`` is 0 by default).
 
+One target (the common case) runs 1-D copies of the kernels on the column of
+the parameters, with scalars where the general kernels keep k-arrays
+(``_sgd_csr_lazy_1d``, ``_minibatch_csr_lazy_1d``, ``_svrg_csr_lazy_1d``).
+
 Results agree with those kernels and with the NumPy path up to round-off: the
 lazy form adds in a different order. Columns that
 :class:`gdreg._objective.LeastSquares` knows are constant (their gradient is
@@ -309,6 +313,287 @@ def _svrg_csr_lazy(
             w[f, j] = snap[f, j] + sigma * (w[f, j] + beta[j] * a[f] + gamma[j] * c[f, j])
 
 
+# -- one target: 1-D views, scalars instead of k-arrays -----------------------------
+# The kernels above loop over the k targets inside every non-zero and keep their
+# running sums in small arrays; with one target (the common case) that loop and
+# those loads and stores cost a third of the epoch. These copies of them hold
+# ``beta``, ``m . v``, ... in registers. The mini-batch and SVRG ones add in the
+# same order as the general kernels (the results agree to the last bit); the
+# per-sample one updates ``m . v`` in one step a sample (round-off apart).
+
+
+@_jit(nogil=True)
+def _sgd_csr_lazy_1d(
+    data, indices, indptr, y, scale, x_off, y_off, alpha, decay, learn_b, w, order, steps, prec, a
+):
+    """Plain per-sample SGD epoch on CSR rows, one target (``w`` (d + 1,) in place).
+
+    :func:`_plain_csr_lazy` with ``k = 1`` and ``bsz = 1``: ``y`` is the
+    contiguous (n,) target, ``y_off`` a scalar, ``w`` holds the coefficients
+    and the intercept. The gradient of a sample is applied as soon as it is
+    formed (no batch buffer), and ``m . v`` follows it through the row's
+    ``x . a``. Returns the mean objective before each update.
+    """
+    n = order.shape[0]
+    d = x_off.shape[0]
+    track = alpha != 0.0
+    ma = 0.0
+    aa = 0.0
+    for f in range(d):
+        ma += x_off[f] * a[f]
+        aa += a[f] * a[f]
+    mv = 0.0
+    vv = 0.0
+    va = 0.0
+    for f in range(d):
+        mv += x_off[f] * w[f]
+        vv += w[f] * w[f]
+        va += a[f] * w[f]
+    beta = 0.0
+    sigma = 1.0
+    total = 0.0
+    for p in range(n):
+        _prefetch_ahead(order, p, n, data, indices, indptr, scale, y, 1)
+        i = order[p]
+        lo = indptr[i]
+        hi = indptr[i + 1]
+        xa = 0.0
+        xv = 0.0
+        for q in range(lo, hi):
+            f = indices[q]
+            xq = data[q]
+            xa += xq * a[f]
+            xv += xq * w[f]
+        r = sigma * ((xv - mv) + beta * (xa - ma)) + w[d] + y_off
+        r -= y[i]
+        g = scale[i] * r
+        loss = 0.5 * g * r
+        if track:
+            loss += 0.5 * alpha * (vv + 2.0 * beta * va + beta * beta * aa) * sigma * sigma
+        total += loss
+        eta = steps[p]
+        sigma = sigma * (1.0 - eta * decay)
+        if abs(sigma) < _RESCALE:
+            # fold the scale into v, as in _plain_csr_lazy
+            mv = 0.0
+            vv = 0.0
+            va = 0.0
+            for f in range(d):
+                value = sigma * (w[f] + beta * a[f])
+                w[f] = value
+                mv += x_off[f] * value
+                vv += value * value
+                va += a[f] * value
+            beta = 0.0
+            sigma = 1.0
+        coef = eta / sigma
+        for q in range(lo, hi):
+            f = indices[q]
+            old = w[f]
+            delta = -g * (coef * prec[f] * data[q])
+            w[f] = old + delta
+            if track:
+                vv += delta * (old + old + delta)
+                va += a[f] * delta
+        # m . delta = -g coef sum_q x_off[f] prec[f] x_q = -g coef (x . a): no
+        # load of x_off[f] a non-zero (sklearn's update loads w[f] only)
+        mv -= g * coef * xa
+        beta += coef * g
+        if learn_b:
+            w[d] -= eta * g
+    for f in range(d):
+        w[f] = sigma * (w[f] + beta * a[f])
+    return total / n
+
+
+@_jit(nogil=True)
+def _minibatch_csr_lazy_1d(
+    data,
+    indices,
+    indptr,
+    y,
+    scale,
+    x_off,
+    y_off,
+    alpha,
+    decay,
+    learn_b,
+    w,
+    order,
+    steps,
+    bsz,
+    prec,
+    a,
+    gbuf,
+):
+    """Plain mini-batch epoch on CSR rows, one target (``w`` (d + 1,) in place).
+
+    :func:`_plain_csr_lazy` with ``k = 1``: ``y`` is the contiguous (n,)
+    target, ``y_off`` a scalar and ``gbuf`` a (bsz,) float64 buffer (the
+    batch's ``s_i r_i``). Returns the mean of the batch objectives before each
+    update.
+    """
+    n = order.shape[0]
+    d = x_off.shape[0]
+    track = alpha != 0.0
+    ma = 0.0
+    aa = 0.0
+    for f in range(d):
+        ma += x_off[f] * a[f]
+        aa += a[f] * a[f]
+    mv = 0.0
+    vv = 0.0
+    va = 0.0
+    for f in range(d):
+        mv += x_off[f] * w[f]
+        vv += w[f] * w[f]
+        va += a[f] * w[f]
+    beta = 0.0
+    sigma = 1.0
+    total = 0.0
+    for bi in range(steps.shape[0]):
+        start = bi * bsz
+        stop = min(start + bsz, n)
+        size = stop - start
+        batch_loss = 0.0
+        # residuals of the whole batch at the current w, before any update
+        for p in range(start, stop):
+            _prefetch_ahead(order, p, n, data, indices, indptr, scale, y, 1)
+            i = order[p]
+            xa = 0.0
+            xv = 0.0
+            for q in range(indptr[i], indptr[i + 1]):
+                f = indices[q]
+                xq = data[q]
+                xa += xq * a[f]
+                xv += xq * w[f]
+            r = sigma * ((xv - mv) + beta * (xa - ma)) + w[d] + y_off
+            r -= y[i]
+            g = scale[i] * r
+            gbuf[p - start] = g
+            batch_loss += 0.5 * g * r
+        if track:
+            penalty = vv + 2.0 * beta * va + beta * beta * aa
+            batch_loss += 0.5 * alpha * penalty * sigma * sigma * size
+        total += batch_loss
+        eta = steps[bi]
+        sigma = sigma * (1.0 - eta * decay)
+        if abs(sigma) < _RESCALE:
+            mv = 0.0
+            vv = 0.0
+            va = 0.0
+            for f in range(d):
+                value = sigma * (w[f] + beta * a[f])
+                w[f] = value
+                mv += x_off[f] * value
+                vv += value * value
+                va += a[f] * value
+            beta = 0.0
+            sigma = 1.0
+        coef = eta / (size * sigma)
+        g_sum = 0.0
+        for p in range(start, stop):
+            i = order[p]
+            g = gbuf[p - start]
+            g_sum += g
+            for q in range(indptr[i], indptr[i + 1]):
+                f = indices[q]
+                old = w[f]
+                delta = -g * (coef * prec[f] * data[q])
+                w[f] = old + delta
+                mv += x_off[f] * delta
+                if track:
+                    vv += delta * (old + old + delta)
+                    va += a[f] * delta
+        beta += coef * g_sum
+        if learn_b:
+            w[d] -= eta * (g_sum / size)
+    for f in range(d):
+        w[f] = sigma * (w[f] + beta * a[f])
+    return total / n
+
+
+@_jit(nogil=True)
+def _svrg_csr_lazy_1d(
+    data, indices, indptr, scale, x_off, decay, w, snap, order, steps, bsz, prec, a, c, gbuf
+):
+    """SVRG epoch on CSR rows, one target (``w`` (d,) in place).
+
+    :func:`_svrg_csr_lazy` with ``k = 1``: ``w``, ``snap`` and ``c = prec *
+    mu`` are (d,) vectors and ``gbuf`` a (bsz,) float64 buffer.
+    """
+    n = order.shape[0]
+    d = x_off.shape[0]
+    ma = 0.0
+    for f in range(d):
+        ma += x_off[f] * a[f]
+    mv = 0.0
+    mc = 0.0
+    for f in range(d):
+        w[f] -= snap[f]
+        mv += x_off[f] * w[f]
+        mc += x_off[f] * c[f]
+    beta = 0.0
+    gamma = 0.0
+    sigma = 1.0
+    for bi in range(steps.shape[0]):
+        start = bi * bsz
+        stop = min(start + bsz, n)
+        size = stop - start
+        for p in range(start, stop):
+            _prefetch_ahead(order, p, n, data, indices, indptr, scale, scale, 0)
+            i = order[p]
+            xa = 0.0
+            xv = 0.0
+            xc = 0.0
+            for q in range(indptr[i], indptr[i + 1]):
+                f = indices[q]
+                xq = data[q]
+                xa += xq * a[f]
+                xv += xq * w[f]
+                xc += xq * c[f]
+            diff = (xv - mv) + beta * (xa - ma) + gamma * (xc - mc)
+            gbuf[p - start] = scale[i] * sigma * diff
+        eta = steps[bi]
+        sigma = sigma * (1.0 - eta * decay)
+        if abs(sigma) < _RESCALE:
+            mv = 0.0
+            for f in range(d):
+                value = sigma * (w[f] + beta * a[f] + gamma * c[f])
+                w[f] = value
+                mv += x_off[f] * value
+            beta = 0.0
+            gamma = 0.0
+            sigma = 1.0
+        coef = eta / (size * sigma)
+        g_sum = 0.0
+        for p in range(start, stop):
+            i = order[p]
+            g = gbuf[p - start]
+            g_sum += g
+            for q in range(indptr[i], indptr[i + 1]):
+                f = indices[q]
+                delta = -g * (coef * prec[f] * data[q])
+                w[f] += delta
+                mv += x_off[f] * delta
+        beta += coef * g_sum
+        gamma -= eta / sigma
+    for f in range(d):
+        w[f] = snap[f] + sigma * (w[f] + beta * a[f] + gamma * c[f])
+
+
+def _column(params: np.ndarray) -> np.ndarray:
+    """The single column of ``params`` (m, 1) as a contiguous (m,) array.
+
+    A view where the column is contiguous (always, for a C- or F-ordered
+    (m, 1) array), so that the kernel updates ``params`` in place; else a copy,
+    which the caller writes back. A strided view would compile a second
+    specialisation of the kernel.
+    """
+    column = params[:, 0]
+    return column if column.flags.c_contiguous else np.ascontiguousarray(column)
+
+
 def _uniform_decay(alpha: float, prec: np.ndarray) -> float | None:
     """``alpha * p`` where the preconditioner ``prec`` is one value ``p``; None otherwise.
 
@@ -370,6 +655,22 @@ def plain_csr_epoch(data, theta, order, steps, batch_size: int, prec) -> float |
     n, k = order.shape[0], theta.shape[1]
     dtype = theta.dtype
     a = np.asarray(prec, dtype=np.float64) * data.x_offset
+    steps = np.ascontiguousarray(steps, dtype=dtype)
+    prec = np.ascontiguousarray(prec, dtype=dtype)
+    if k == 1:
+        w = _column(theta)
+        args = (X.data, X.indices, X.indptr, np.ascontiguousarray(data.Y[:, 0]), data.scale)
+        args = (*args, data.x_offset, float(data.y_offset[0]), float(data.alpha), decay)
+        args = (*args, bool(data.learn_intercept), w, order, steps)
+        if batch_size == 1:
+            loss = _sgd_csr_lazy_1d(*args, prec, a)
+        else:
+            loss = _minibatch_csr_lazy_1d(
+                *args, batch_size, prec, a, np.empty(max(1, min(batch_size, n)))
+            )
+        if not np.may_share_memory(w, theta):  # a copy of a strided column: write it back
+            theta[:, 0] = w
+        return float(loss)
     loss = _plain_csr_lazy(
         X.data,
         X.indices,
@@ -383,9 +684,9 @@ def plain_csr_epoch(data, theta, order, steps, batch_size: int, prec) -> float |
         bool(data.learn_intercept),
         theta,
         order,
-        np.ascontiguousarray(steps, dtype=dtype),
+        steps,
         batch_size,
-        np.ascontiguousarray(prec, dtype=dtype),
+        prec,
         a,
         np.empty((5, k)),
         np.empty((max(1, min(batch_size, n)), k)),
@@ -444,6 +745,28 @@ def svrg_csr_epoch(data, w, snap, mu, order, steps, batch_size: int, prec) -> bo
     X = data.X
     n, k = order.shape[0], w.shape[1]
     prec64 = np.asarray(prec, dtype=np.float64)
+    if k == 1:
+        w_1d = _column(w)
+        _svrg_csr_lazy_1d(
+            X.data,
+            X.indices,
+            X.indptr,
+            data.scale,
+            data.x_offset,
+            decay,
+            w_1d,
+            np.ascontiguousarray(snap[:, 0]),
+            order,
+            np.ascontiguousarray(steps, dtype=w.dtype),
+            batch_size,
+            np.ascontiguousarray(prec, dtype=w.dtype),
+            prec64 * data.x_offset,
+            prec64 * mu[:, 0],
+            np.empty(max(1, min(batch_size, n))),
+        )
+        if not np.may_share_memory(w_1d, w):
+            w[:, 0] = w_1d
+        return True
     _svrg_csr_lazy(
         X.data,
         X.indices,
