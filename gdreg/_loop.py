@@ -353,6 +353,26 @@ def run(
     def report(p, s):
         return user_parameters(objective, optimizer.output(p, s))
 
+    if _compiled_gram_applies(objective, record_path, verbose, epoch_callback, judge):
+        # first, before the starting point's report and gradient that only the loop
+        # below reads: the compiled loop needs J(params0), for its divergence reference
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            at_zero = objective.value_at_zero()
+            start = objective.value(params) if np.any(params) else at_zero
+            done = _run_gram_compiled(
+                objective,
+                optimizer,
+                schedule,
+                params,
+                state,
+                max_iter,
+                judge,
+                t0,
+                max(start, at_zero),
+            )
+        if done is not None:
+            return done
+
     coef, intercept = report(params, state)
     coef_path = [coef] if record_path else None
     intercept_path = [intercept] if record_path else None
@@ -376,12 +396,6 @@ def run(
             data = objective.stochastic_data() if compiled else None
         reference = max(value, at_zero)
         limit = divergence_limit(reference)
-        if _compiled_gram_applies(objective, record_path, verbose, epoch_callback, judge):
-            done = _run_gram_compiled(
-                objective, optimizer, schedule, params, state, max_iter, judge, t0, reference
-            )
-            if done is not None:
-                return done
         epoch = 0
         for epoch in range(1, max_iter + 1):
             steps = EpochSteps(schedule, t + 1, n_updates, params.dtype)

@@ -29,6 +29,7 @@ produce the same iterates up to round-off.
 from __future__ import annotations
 
 import copy
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -714,6 +715,14 @@ class DenseMoments(NamedTuple):
             return gram.astype(dtype), xty.astype(dtype), yty.astype(dtype)
 
 
+@functools.lru_cache(maxsize=8)
+def _strict_lower(d: int) -> np.ndarray:
+    """The read-only mask of the entries below the diagonal of a ``d x d`` matrix."""
+    mask = np.tril(np.ones((d, d), dtype=bool), -1)
+    mask.flags.writeable = False
+    return mask
+
+
 def _block_range(block):
     """Column-wise ``(min, max)`` of a block of rows, exact, without a per-row loop.
 
@@ -854,7 +863,7 @@ def dense_moments(X, Y, c=None) -> DenseMoments:
         xx -= removed.T @ removed
     if x_low is None:  # no rows
         x_low = x_high = np.zeros(d, dtype=dtype)
-    xx = np.triu(xx) + np.triu(xx, 1).T
+    xx = np.where(_strict_lower(d), xx.T, xx)  # the upper triangle mirrored (np.triu: 10 us)
     # constant columns: exact means, exact zeros (round-off would be a spurious curvature)
     constant = x_low == x_high
     x_mean[constant] = x_low[constant]

@@ -18,6 +18,26 @@ from sklearn.utils.extmath import safe_sparse_dot
 from gdreg import _kernels
 from gdreg._kernels._summaries import csr_column_summary
 
+#: The dtypes a fit accepts as they are (others are converted to float64 by validation).
+FIT_DTYPES = (np.float64, np.float32)
+
+
+def plain_training_arrays(X, y, check_x_finite: bool) -> bool:
+    """Whether ``validate_data`` would pass ``(X, y)`` through unchanged and without a warning."""
+    if type(X) is not np.ndarray or type(y) is not np.ndarray:  # no subclass, no DataFrame
+        return False
+    if X.ndim != 2 or X.dtype not in FIT_DTYPES or 0 in X.shape:
+        return False
+    if y.ndim not in (1, 2) or y.dtype not in FIT_DTYPES or y.shape[0] != X.shape[0]:
+        return False
+    if y.ndim == 2 and y.shape[1] == 0:
+        return False
+    # a sum is finite only when every entry is (an overflowing one just takes the long way)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if not np.isfinite(np.sum(y)):
+            return False
+        return not check_x_finite or bool(np.isfinite(np.sum(X)))
+
 
 def _column_range(A):
     """Column-wise ``(min, max)`` of a dense or CSR array, without a copy."""

@@ -16,7 +16,7 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression
 
-from gdreg import GradientDescentRegressor, _accuracy, _problem, _validation
+from gdreg import GradientDescentRegressor, _accuracy, _estimator, _problem, _validation
 from gdreg._objective import GramLeastSquares, LeastSquares, dense_moments
 
 
@@ -263,3 +263,94 @@ def test_small_data_are_not_sampled():
         learn_intercept=False,
     )
     assert _accuracy.sample_rows(objective) is None
+
+
+# -- the cheap validation of a small fit: same outcome as scikit-learn's ---------------
+def _sklearn_validated(X, y, ensure_all_finite=True):
+    from sklearn.utils.validation import validate_data
+
+    reference = GradientDescentRegressor()
+    out = validate_data(
+        reference,
+        X,
+        y,
+        reset=True,
+        accept_sparse="csr",
+        dtype=[np.float64, np.float32],
+        multi_output=True,
+        y_numeric=True,
+        ensure_all_finite=ensure_all_finite,
+    )
+    return reference, out
+
+
+@pytest.mark.parametrize(
+    "X, y",
+    [
+        (np.ones((5, 3)), np.arange(5.0)),  # the fast case
+        (np.ones((5, 3), dtype=np.float32), np.arange(10.0).reshape(5, 2)),  # fast, 2-D y
+        (np.ones((5, 3)), np.arange(5)),  # integer y: scikit-learn's path
+        (np.ones((5, 3)).tolist(), np.arange(5.0)),  # a list: converted by scikit-learn
+        (np.ones((5, 3), dtype=np.int64), np.arange(5.0)),  # converted to float64
+    ],
+)
+def test_training_data_validation_matches_scikit_learns(X, y):
+    reference, (X_ref, y_ref) = _sklearn_validated(X, y)
+    ours = GradientDescentRegressor()
+    ours.feature_names_in_ = np.array(["stale"], dtype=object)  # dropped, as on reset
+    X_ours, y_ours = _estimator.validate_training_data(ours, X, y, reset=True)
+    np.testing.assert_array_equal(X_ours, X_ref)
+    np.testing.assert_array_equal(y_ours, y_ref)
+    assert X_ours.dtype == X_ref.dtype and y_ours.dtype == y_ref.dtype
+    assert ours.n_features_in_ == reference.n_features_in_
+    assert not hasattr(ours, "feature_names_in_")
+
+
+@pytest.mark.parametrize(
+    "X, y, message",
+    [
+        (np.ones((5, 3)), np.array([0.0, np.nan, 1, 2, 3]), "Input y contains NaN"),
+        (np.ones((5, 3)), np.array([0.0, np.inf, 1, 2, 3]), "Input y contains infinity"),
+        (np.full((5, 3), np.nan), np.arange(5.0), "Input X contains NaN"),
+        (np.ones((5, 3)), np.arange(4.0), "inconsistent numbers of samples"),
+        (np.ones((0, 3)), np.arange(0.0), "0 sample"),
+        (np.ones((5, 0)), np.arange(5.0), "0 feature"),
+        (np.ones(5), np.arange(5.0), "Expected 2D array"),
+    ],
+)
+def test_invalid_training_data_gets_scikit_learns_errors(X, y, message):
+    with pytest.raises(ValueError, match=message):
+        _sklearn_validated(X, y)
+    with pytest.raises(ValueError, match=message):
+        _estimator.validate_training_data(GradientDescentRegressor(), X, y, reset=True)
+
+
+def test_unchecked_X_is_passed_through_for_the_fused_pass():
+    X = np.full((5, 3), np.nan)
+    X_out, _ = _estimator.validate_training_data(
+        GradientDescentRegressor(), X, np.arange(5.0), reset=True, ensure_all_finite=False
+    )
+    assert X_out is X
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"eta0": 0.0},
+        {"alpha": -1.0},
+        {"batch_size": 0},
+        {"max_iter": 0},
+        {"tol": -1.0},
+        {"learning_rate": "fast"},
+        {"fit_intercept": 1},
+        {"eta0": np.nan},
+    ],
+)
+def test_remembered_parameter_checks_still_reject_bad_values(params):
+    X, y = np.random.RandomState(0).randn(20, 2), np.arange(20.0)
+    GradientDescentRegressor().fit(X, y)  # valid plain values: remembered
+    for _ in range(2):  # a failed check is never remembered
+        reg = GradientDescentRegressor(**params)
+        with pytest.raises(ValueError, match="parameter of GradientDescentRegressor"):
+            reg.fit(X, y)
+        assert not hasattr(reg, "coef_")
