@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 import scipy.sparse as sp
+from _problems import objective_of, weighted_problem
 
 from gdreg import _loop
 from gdreg._objective import (
@@ -28,28 +29,8 @@ from gdreg._objective import (
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 
 
-def _problem(n=30, d=4, k=2, seed=0, dtype=np.float64, sparse=False):
-    rng = np.random.RandomState(seed)
-    X = rng.randn(n, d) + rng.uniform(-2, 2, size=d)
-    if sparse:
-        X[rng.rand(n, d) < 0.4] = 0.0
-    Y = X @ rng.randn(d, k) + rng.randn(k) + 0.1 * rng.randn(n, k)
-    s = rng.uniform(0.2, 3.0, size=n)
-    X, Y, s = X.astype(dtype), Y.astype(dtype), s.astype(dtype)
-    return (sp.csr_matrix(X) if sparse else X), Y, s
-
-
-def _objective(X, Y, s, *, alpha=0.1, learn_intercept=False, offsets="mean", kind=LeastSquares):
-    Xd = X.toarray() if sp.issparse(X) else X
-    c = s / s.sum()
-    if offsets == "mean":
-        x_off, y_off = c @ Xd, c @ Y
-    else:  # fixed offsets that are not the means (as in a stream after its first chunk)
-        x_off, y_off = Xd[:3].mean(axis=0), Y[:3].mean(axis=0)
-    kwargs = {"alpha": alpha, "x_offset": x_off, "y_offset": y_off}
-    if kind is LeastSquares:
-        kwargs["learn_intercept"] = learn_intercept
-    return kind(X, Y, s, **kwargs)
+_problem = weighted_problem
+_objective = objective_of
 
 
 def _yty(X, Y, s):
