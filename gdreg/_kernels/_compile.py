@@ -124,9 +124,15 @@ class _KernelCache(FunctionCache):
 
     def load_overload(self, sig, target_context):
         """Load and rebuild the cached kernel for ``sig`` (None if not on disk)."""
+        guard = getattr(self, "_guard_against_spurious_io_errors", None)
+        load = getattr(self, "_load_overload", None)
+        if guard is None or load is None:
+            # a numba whose cache internals differ from those this was written for
+            # (0.6x): its own loader, slower to start but always right
+            return super().load_overload(sig, target_context)
         rtsys.initialize(target_context)  # idempotent: NRT's allocator and refcounting
-        with self._guard_against_spurious_io_errors():
-            return self._load_overload(sig, target_context)
+        with guard():
+            return load(sig, target_context)
         # None when the guard swallowed an error, as in numba
 
 
