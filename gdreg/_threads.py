@@ -16,20 +16,18 @@ scikit-learn's OpenMP code follows ``omp_get_max_threads()``
   ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``,
   ``BLIS_NUM_THREADS``, ``VECLIB_MAXIMUM_THREADS``, ``NUMBA_NUM_THREADS``,
   ``NUMEXPR_NUM_THREADS``;
-* the current thread count of every BLAS and OpenMP library that
-  ``threadpoolctl`` finds loaded, which is what
+* the OpenMP thread count in force (:func:`library_limit`), which is what
   ``threadpoolctl.threadpool_limits(limits=...)`` changes for the duration
   of a ``with`` block (and what joblib's workers start with).
 
 The budget is the smallest of these. It is read at every parallel pass
-(about 0.1 ms, against the milliseconds a split pass takes), so a
+(microseconds, against the milliseconds a split pass takes), so a
 ``with threadpool_limits(1):`` around a fit holds for that fit.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 
 #: The variables that name a thread count, as joblib's loky backend sets them
 #: in its workers (``joblib._parallel_backends.ParallelBackendBase``).
@@ -42,11 +40,6 @@ LIMIT_VARIABLES = (
     "NUMBA_NUM_THREADS",
     "NUMEXPR_NUM_THREADS",
 )
-
-#: ``(len(sys.modules), ThreadpoolController)`` of the last look at the loaded
-#: libraries; looked at again when modules were imported since (a library
-#: comes with a module), as building a controller scans every loaded library.
-_controller: tuple = (-1, None)
 
 
 def available_cores() -> int:
@@ -88,25 +81,26 @@ def environment_limit() -> int | None:
 
 
 def library_limit() -> int | None:
-    """The smallest current thread count of the BLAS and OpenMP libraries loaded, or None."""
-    global _controller
+    """The OpenMP thread count in force now (what ``threadpool_limits`` sets), or None.
+
+    scikit-learn's own answer (``_openmp_effective_n_threads``: OpenMP's
+    ``omp_get_max_threads()``, which ``threadpoolctl.threadpool_limits`` and
+    joblib's workers lower, capped by the CPUs), asked every time for a few
+    microseconds. Scanning every loaded library with a ``ThreadpoolController``
+    instead cost about 17 ms, paid again whenever a module was imported: most
+    of what a process's first fit cost more than its second. Like
+    scikit-learn's OpenMP code, a limit set on BLAS alone
+    (``threadpool_limits(..., user_api="blas")``) does not bind this pool.
+    """
     try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # scikit-learn requires it, but gdreg's kernels do not
+        from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+    except ImportError:  # a scikit-learn that moved it: no library limit is known
         return None
-    seen, controller = _controller
-    if seen != len(sys.modules):
-        controller = ThreadpoolController()
-        _controller = (len(sys.modules), controller)
-    counts = []
-    for library in controller.lib_controllers:
-        try:
-            count = library.num_threads  # asks the library itself, every time
-        except Exception:  # a library that cannot say does not limit
-            continue
-        if isinstance(count, int) and count >= 1:
-            counts.append(count)
-    return min(counts) if counts else None
+    try:
+        count = int(_openmp_effective_n_threads())
+    except Exception:  # a build without OpenMP, or an unreadable answer: no limit
+        return None
+    return count if count >= 1 else None
 
 
 def thread_budget() -> int:
