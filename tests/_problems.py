@@ -34,3 +34,38 @@ def objective_of(X, Y, s, *, alpha=0.1, learn_intercept=False, offsets="mean", k
     if kind is LeastSquares:
         kwargs["learn_intercept"] = learn_intercept
     return kind(X, Y, s, **kwargs)
+
+
+def compiled_and_numpy_fits(monkeypatch, make_optimizer, X, y, weights, method, **params):
+    """The same estimator fitted with the kernels on, then off (the NumPy path).
+
+    ``method`` is ``"fit"`` or ``"partial_fit"`` (two chunks, then the first again);
+    3 epochs, batch size 8, no tolerance.
+    """
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    from gdreg import GradientDescentRegressor, _kernels
+
+    fits = []
+    for enabled in (True, False):
+        monkeypatch.setattr(_kernels, "ENABLED", enabled)
+        est = GradientDescentRegressor(
+            optimizer=make_optimizer(),
+            batch_size=8,
+            max_iter=3,
+            tol=None,
+            random_state=0,
+            **params,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            if method == "fit":
+                est.fit(X, y, sample_weight=weights)
+            else:
+                for rows in (slice(0, 30), slice(30, None), slice(0, 30)):
+                    w = None if weights is None else weights[rows]
+                    est.partial_fit(X[rows], y[rows], sample_weight=w)
+        fits.append(est)
+    return fits

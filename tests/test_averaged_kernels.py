@@ -10,14 +10,12 @@ with and without sample weights and standardised coordinates, through the
 loop, ``fit`` and ``partial_fit``.
 """
 
-import warnings
-
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from sklearn.exceptions import ConvergenceWarning
+from _problems import compiled_and_numpy_fits
 
-from gdreg import GradientDescentRegressor, _kernels, _loop
+from gdreg import _kernels, _loop
 from gdreg._objective import LeastSquares
 from gdreg.optimizers import AveragedSGD
 from gdreg.optimizers._averaged import AveragedState
@@ -134,27 +132,10 @@ def test_epoch_iterate_and_average_match_update(monkeypatch, layout, batch_size,
 
 
 def _estimators(monkeypatch, sampling, X, y, weights, method, **params):
-    fits = []
-    for enabled in (True, False):
-        monkeypatch.setattr(_kernels, "ENABLED", enabled)
-        est = GradientDescentRegressor(
-            optimizer=AveragedSGD(sampling=sampling, start=5),
-            batch_size=8,
-            max_iter=3,
-            tol=None,
-            random_state=0,
-            **params,
-        )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            if method == "fit":
-                est.fit(X, y, sample_weight=weights)
-            else:  # two chunks, then the first again
-                for rows in (slice(0, 30), slice(30, None), slice(0, 30)):
-                    w = None if weights is None else weights[rows]
-                    est.partial_fit(X[rows], y[rows], sample_weight=w)
-        fits.append(est)
-    return fits
+    def make():
+        return AveragedSGD(sampling=sampling, start=5)
+
+    return compiled_and_numpy_fits(monkeypatch, make, X, y, weights, method, **params)
 
 
 @pytest.mark.parametrize("method", ["fit", "partial_fit"])

@@ -17,6 +17,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _problems import compiled_and_numpy_fits
 from sklearn.exceptions import ConvergenceWarning
 
 from gdreg import GradientDescentRegressor, _kernels, _loop
@@ -135,22 +136,9 @@ def test_fortran_ordered_and_constant_column(monkeypatch, rule):
 
 
 def _estimators(monkeypatch, rule, sampling, X, y, weights, method):
-    fits = []
-    for enabled in (True, False):
-        monkeypatch.setattr(_kernels, "ENABLED", enabled)
-        est = GradientDescentRegressor(
-            optimizer=RULES[rule](sampling), batch_size=8, max_iter=3, tol=None, random_state=0
-        )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            if method == "fit":
-                est.fit(X, y, sample_weight=weights)
-            else:  # two chunks, then the first again
-                for rows in (slice(0, 30), slice(30, None), slice(0, 30)):
-                    w = None if weights is None else weights[rows]
-                    est.partial_fit(X[rows], y[rows], sample_weight=w)
-        fits.append(est)
-    return fits
+    return compiled_and_numpy_fits(
+        monkeypatch, lambda: RULES[rule](sampling), X, y, weights, method
+    )
 
 
 @pytest.mark.parametrize("method", ["fit", "partial_fit"])

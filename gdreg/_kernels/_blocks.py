@@ -29,8 +29,8 @@ a column-major X has its entries a column apart, so every entry gathered is
 a cache miss of its own (a C-ordered row is one run of lines, fetched
 together). On 200,000 x 100 (``benchmarks/bench_layouts.py``, a busy
 2-core host) a 5-epoch constant-step SGD fit went from 8.5 to 2.9 times the
-C-ordered fit, AveragedSGD (which ran on the NumPy path) from 59 to 3.7
-times, and the default "auto" fits, whose full-gradient passes do not
+C-ordered fit, AveragedSGD (then on the NumPy path; compiled since) from 59
+to 3.7 times, and the default "auto" fits, whose full-gradient passes do not
 depend on the layout, to 1.5 to 1.9 times. For many stochastic epochs on
 data that fit in memory twice, ``np.ascontiguousarray(X)`` before the fit
 is still the fastest input.
