@@ -21,6 +21,7 @@ from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from gdreg import _callbacks, _partial, _problem, _stats, _validation
+from gdreg._loss import LOSSES
 from gdreg._repr import doc_link_template
 from gdreg._warnings import InconsistentVersionWarning, warn_at_caller
 from gdreg.optimizers import SAMPLINGS, Optimizer
@@ -89,20 +90,28 @@ def validate_training_data(estimator, X, y, *, reset: bool, ensure_all_finite: b
 class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, BaseEstimator):
     r"""Linear regression fitted by gradient descent.
 
-    Minimises the weighted mean squared error plus an L2 penalty,
+    Minimises the weighted mean loss plus a penalty, by default the squared
+    error and an L2 penalty,
 
     .. math::
 
-        J(w, b) = \frac{1}{2S} \sum_{i=1}^n s_i (y_i - x_i^\top w - b)^2
-                  + \frac{\alpha}{2} \lVert w \rVert_2^2,
+        J(w, b) = \frac{1}{S} \sum_{i=1}^n s_i\, \ell(x_i^\top w + b, y_i)
+                  + \alpha R(w),
         \qquad S = \sum_i s_i,
+
+    with the losses :math:`\ell` and penalties :math:`R` of
+    :class:`~sklearn.linear_model.SGDRegressor` (same names, same
+    definitions; the default is :math:`\ell = \tfrac12 (y - p)^2`,
+    :math:`R = \tfrac12 \lVert w \rVert_2^2`),
 
     with full-batch, stochastic or mini-batch gradient descent, or any
     optimizer from :mod:`gdreg.optimizers`. ``alpha`` means what it means in
-    :class:`~sklearn.linear_model.SGDRegressor`: the solution equals
-    ``Ridge(alpha=alpha * S)`` (``S = n_samples`` without weights). The
-    intercept is not penalised. With 2-D ``y`` the objective is the sum of the
-    per-target objectives.
+    :class:`~sklearn.linear_model.SGDRegressor`: with the squared error the
+    solution equals ``Ridge(alpha=alpha * S)`` (``S = n_samples`` without
+    weights), and with ``penalty="l1"`` or ``"elasticnet"`` it equals
+    ``Lasso(alpha=alpha)`` or ``ElasticNet(alpha=alpha, l1_ratio=l1_ratio)``.
+    The intercept is not penalised. With 2-D ``y`` the objective is the sum
+    of the per-target objectives.
 
     The intercept is handled by centring, as in
     :class:`~sklearn.linear_model.LinearRegression`: the loop runs on
@@ -154,7 +163,8 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         :math:`O(d^2)` once the sufficient statistics are formed) and 1,000
         for the stochastic and mini-batch ones.
     tol : float or None, default=1e-6
-        Required accuracy. After every epoch the fit computes a bound on the
+        Required accuracy. For the squared error, after every epoch the fit
+        computes a bound on the
         scale-free distance to the exact solution,
         :math:`\lVert \nabla_u J \rVert_2 / (\mu\, \sigma_y)` in
         standardised coordinates (:math:`u_j = \sigma_j w_j`, :math:`\mu`
@@ -168,8 +178,63 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         :math:`10^{-6} \kappa (1 + \lVert u \rVert / \sigma_y)`: when that is
         above ``tol`` the fit stops there with ``converged_=False`` and a
         warning. ``None`` runs ``max_iter`` epochs and computes no bound.
+
+        With an l1 penalty the gradient is replaced by the subgradient of
+        smallest norm, which bounds the distance in the same way. For
+        ``"huber"`` and ``"squared_epsilon_insensitive"`` the same quantity
+        is zero exactly at the minimiser but :math:`\mu` is that of the
+        squared error, so it is a stationarity test rather than a guarantee
+        (exact when every residual lies in the quadratic zone of the loss).
+        For ``"epsilon_insensitive"`` there is no gradient to test: the fit
+        stops, with ``converged_=True``, once the objective has not improved
+        by ``tol`` times its value at zero for ``n_iter_no_change`` epochs
+        (``SGDRegressor``'s rule).
     alpha : float, default=0.0
-        L2 penalty on the coefficients; >= 0. Equals ``Ridge(alpha=alpha * S)``.
+        Strength of the penalty; >= 0. With the default ``penalty="l2"``,
+        equals ``Ridge(alpha=alpha * S)``.
+    loss : {"squared_error", "huber", "epsilon_insensitive", \
+            "squared_epsilon_insensitive"}, default="squared_error"
+        The per-sample loss :math:`\ell(p, y)` of ``SGDRegressor``, with
+        :math:`r = p - y`: ``"squared_error"`` :math:`r^2 / 2`;
+        ``"huber"`` :math:`r^2/2` for :math:`|r| \le \epsilon`, else
+        :math:`\epsilon |r| - \epsilon^2 / 2` (robust to outliers);
+        ``"epsilon_insensitive"`` :math:`\max(0, |r| - \epsilon)` (linear
+        support vector regression); ``"squared_epsilon_insensitive"``
+        :math:`\max(0, |r| - \epsilon)^2`. Losses other than the squared
+        error learn the intercept as a parameter and run on ``X`` (the
+        sufficient statistics ``X^T X`` describe the squared error only).
+        ``"epsilon_insensitive"`` is not differentiable: it runs plain
+        gradient descent with a decaying step and stops when the objective
+        stalls (see ``tol``).
+    epsilon : float, default=0.1
+        The :math:`\epsilon` of ``"huber"`` and the epsilon-insensitive
+        losses, in the units of ``y``; >= 0. Ignored by ``"squared_error"``.
+    penalty : {"l2", "l1", "elasticnet"} or None, default="l2"
+        :math:`R(w)`: ``"l2"`` :math:`\lVert w \rVert_2^2 / 2`, ``"l1"``
+        :math:`\lVert w \rVert_1`, ``"elasticnet"``
+        :math:`\rho \lVert w \rVert_1 + (1 - \rho) \lVert w \rVert_2^2 / 2`
+        with :math:`\rho` = ``l1_ratio``; ``None`` no penalty. The
+        :math:`\ell_1` part is applied by its proximal step (a
+        soft-threshold) after every update, which gives exact zeros: proximal
+        gradient descent, FISTA for the accelerated full batch, prox-SVRG. It
+        needs such a rule: GradientDescent, AcceleratedGradient, SVRG or the
+        sampling names (other rules raise a ``ValueError``).
+    l1_ratio : float, default=0.15
+        The :math:`\rho` of ``"elasticnet"``, in [0, 1].
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training rows (drawn with
+        ``random_state``), fit on the rest, score the held-out rows
+        (:math:`R^2`, weighted) after every epoch, stop when the score has not
+        improved by more than ``tol`` for ``n_iter_no_change`` epochs, and
+        keep the parameters of the best epoch. The error bound still stops
+        the fit when it reaches ``tol`` first. Needs ``fit`` on in-memory
+        data.
+    validation_fraction : float, default=0.1
+        The share of rows held out by ``early_stopping``, in (0, 1).
+    n_iter_no_change : int, default=5
+        Epochs without improvement before ``early_stopping`` stops the fit;
+        for ``loss="epsilon_insensitive"``, also the epochs the objective may
+        stall before the fit stops; >= 1.
     fit_intercept : bool, default=True
         Whether to fit an (unpenalised) intercept.
     shuffle : bool, default=True
@@ -254,6 +319,13 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         "warm_start": ["boolean"],
         "record_path": ["boolean"],
         "verbose": ["verbose"],
+        "loss": [StrOptions(set(LOSSES))],
+        "epsilon": [Interval(Real, 0, None, closed="left")],
+        "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(
@@ -266,6 +338,13 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         max_iter: int | None = None,
         tol: float | None = 1e-6,
         alpha: float = 0.0,
+        loss: str = "squared_error",
+        epsilon: float = 0.1,
+        penalty: str | None = "l2",
+        l1_ratio: float = 0.15,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 5,
         fit_intercept: bool = True,
         shuffle: bool = True,
         random_state: int | np.random.RandomState | None = None,
@@ -286,6 +365,13 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         self.warm_start = warm_start
         self.record_path = record_path
         self.verbose = verbose
+        self.loss = loss
+        self.epsilon = epsilon
+        self.penalty = penalty
+        self.l1_ratio = l1_ratio
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
 
     @classmethod
     def _get_param_names(cls) -> list[str]:

@@ -38,7 +38,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from gdreg import _accuracy, _kernels
-from gdreg._loss import is_squared
+from gdreg._loss import compiled_kind, is_squared
+from gdreg._penalty import min_norm_subgradient
 from gdreg._objective import GramLeastSquares
 from gdreg.schedules import Constant, InverseSqrt, as_schedule, steps_for
 
@@ -239,6 +240,11 @@ def resolve_schedule(learning_rate, eta0, objective, optimizer, batch_size, n_up
         )
     # A zero curvature means a zero gradient everywhere: any step is exact.
     step = optimizer.auto_step_size(smooth) if smooth > 0 else 1.0
+    if not getattr(getattr(objective, "loss", None), "smooth", True):
+        # a subgradient method: the derivative of the loss is at most 1, so the step
+        # carries the units of y (its spread), and decays as 1/sqrt(epochs) at any sampling
+        spread = float(np.sqrt(np.max(objective_yty(objective), initial=0.0)))
+        return InverseSqrt(step * (spread if spread > 0 else 1.0), t0=float(n_updates_epoch))
     if sampling == "batch" or optimizer.uses_full_gradient:
         # variance reduction removes the gradient noise: no decay needed
         return Constant(step)
@@ -283,6 +289,7 @@ def run(
     verbose: int = 0,
     epoch_callback=None,
     certificate=None,
+    n_iter_no_change: int = 5,
 ) -> LoopResult:
     """Run epochs until the stopping rule holds or ``max_iter`` epochs are done.
 
@@ -324,6 +331,10 @@ def run(
     certificate : Certificate or None
         The pieces of the error bound (:func:`gdreg._accuracy.certificate`);
         computed here when ``tol`` is set and none is given.
+    n_iter_no_change : int
+        For a loss that is not smooth (no error bound): the run stops once the
+        objective has not improved by ``tol`` times its value at zero for this
+        many epochs in a row.
 
     Returns
     -------
@@ -336,10 +347,13 @@ def run(
         factor of 1e10, see :func:`verdict`); the message gives the largest
         stable step.
     """
-    compiled = is_squared(getattr(objective, "loss", None))
+    loss = getattr(objective, "loss", None)
+    compiled = compiled_kind(loss) is not None
     if not compiled:
         # the one place a fast path is refused for a loss the kernels do not compute
         optimizer = _NumpyOnly(optimizer)
+    # a loss with kinks has no error bound: the run stops when the objective stalls
+    stall = None if getattr(loss, "smooth", True) or tol is None else _Stall(n_iter_no_change, tol)
     sampling = optimizer.sampling
     n = objective.n_samples
     batch = effective_batch_size(n, sampling, batch_size)
@@ -347,7 +361,7 @@ def run(
     params = np.array(params0, dtype=params0.dtype, order="C", copy=True)
     if state is None:
         state = optimizer.init(params)
-    judge = _Judge.build(objective, tol, certificate, params.dtype)
+    judge = None if stall is not None else _Judge.build(objective, tol, certificate, params.dtype)
     anchored = optimizer.uses_full_gradient
 
     def report(p, s):
@@ -402,6 +416,7 @@ def run(
             if sampling == "batch":
                 updates, state = optimizer.update(grad, state, params, steps[0])
                 params = params + updates
+                _prox(objective, params, steps[0])
                 value, grad = objective.value_and_gradient(params)
                 output = optimizer.output(params, state)
                 reported_value, out_grad = value, grad
@@ -425,9 +440,11 @@ def run(
                 reported_value = value
                 # the bound, or the next epoch's anchor, needs the full gradient
                 # (an SVRG epoch reports no running loss: its value is the exact one)
-                if judge is not None or (anchored and (epoch < max_iter or np.isnan(value))):
+                needs_full = judge is not None or stall is not None
+                if needs_full or (anchored and (epoch < max_iter or np.isnan(value))):
                     output = optimizer.output(params, state)
                     full_value, out_grad = objective.value_and_gradient(output)
+                    reported_full = full_value
                     if anchored:
                         # the anchor of the next epoch; its objective is exact
                         value, full_grad = full_value, out_grad
@@ -435,10 +452,15 @@ def run(
             t += n_updates
 
             new_coef, new_intercept = report(params, state)
-            if judge is None:
+            if stall is not None:
+                full = reported_value if sampling == "batch" else reported_full
+                change, stop = stall.step(full, reference)
+                threshold = change if stop else None
+            elif judge is None:
                 change, threshold = math.nan, None
             else:
-                change = judge.bound(objective, out_grad)
+                output = params if sampling == "batch" else optimizer.output(params, state)
+                change = judge.bound(objective, out_grad, output)
                 threshold = judge.threshold(new_coef)
             status = verdict(value, (new_coef, new_intercept), limit, change, threshold)
             if status == DIVERGED:
@@ -468,6 +490,9 @@ def run(
             ):
                 break
             if status == CONVERGED:
+                if stall is not None:
+                    converged = True
+                    break
                 # a bound that only reached the precision floor stops the run without
                 # claiming tol: converged_ always means "at most tol"
                 converged = change <= judge.tol
@@ -488,6 +513,39 @@ def run(
     )
 
 
+def _prox(objective, params, step) -> None:
+    """The l1 penalty's proximal step after an update (nothing without one)."""
+    if getattr(objective, "l1", 0.0):
+        objective.prox(params, step)
+
+
+class _Stall:
+    """The stopping rule of a loss with kinks, as ``SGDRegressor`` has it.
+
+    The run stops once the full objective has not fallen below its best
+    value so far by ``tol`` times the reference (its value at zero) for
+    ``patience`` epochs in a row. :meth:`step` returns the scale-free
+    improvement of the epoch (the entry of ``change_curve_``; NaN for the
+    first) and whether the run stops.
+    """
+
+    def __init__(self, patience: int, tol: float):
+        self.patience = int(patience)
+        self.tol = float(tol)
+        self.best = math.inf
+        self.count = 0
+
+    def step(self, value: float, reference: float) -> tuple[float, bool]:
+        scale = reference if reference > 0 else 1.0
+        improvement = (self.best - value) / scale if math.isfinite(self.best) else math.nan
+        if not improvement <= self.tol:  # NaN (the first epoch) counts as progress
+            self.count = 0
+        else:
+            self.count += 1
+        self.best = min(self.best, value)
+        return improvement, self.count >= self.patience
+
+
 class _Judge(NamedTuple):
     """The stopping test: the error bound of the reported parameters against ``tol``."""
 
@@ -503,13 +561,27 @@ class _Judge(NamedTuple):
             certificate = _accuracy.certificate(objective, objective_yty(objective), dtype)
         return cls(float(tol), certificate, np.dtype(dtype))
 
-    def bound(self, objective, grad) -> float:
-        """The bound from a gradient in ``objective``'s coordinates."""
+    def bound(self, objective, grad, params=None) -> float:
+        """The bound from a gradient in ``objective``'s coordinates (at ``params``).
+
+        With an l1 penalty the gradient is that of the smooth part, and the
+        bound is taken from the subgradient of smallest norm of the whole
+        objective at ``params``, which bounds the distance to the minimiser
+        in the same way for a strongly convex objective. A learned intercept
+        (losses other than the squared error) adds its own gradient, whose
+        curvature is at most 1 in units of ``y``.
+        """
         d = objective.n_features
         grad_w = grad[:d]
+        if getattr(objective, "l1", 0.0) and params is not None:
+            grad_w = min_norm_subgradient(grad_w, params[:d], objective.l1_thresholds())
         if objective.column_scale is not None:
             grad_w = grad_w * objective.column_scale[:, None]
-        return _accuracy.error_bound(self.certificate, grad_w)
+        bound = _accuracy.error_bound(self.certificate, grad_w)
+        if objective.learn_intercept and not is_squared(objective.loss):
+            intercept = np.abs(np.asarray(grad[d], dtype=np.float64)) / self.certificate.target_scale
+            bound = max(bound, float(np.max(intercept, initial=0.0)))
+        return bound
 
     def threshold(self, coef) -> float:
         floor = _accuracy.precision_floor(self.certificate, coef, self.dtype)
@@ -642,6 +714,7 @@ def _compiled_gram_applies(objective, record_path, verbose, epoch_callback, judg
         entries *= _kernels._gram.READY_SCALE
     return (
         is_squared(objective.loss)
+        and not objective.l1
         and _kernels.worth_compiling(entries)
         and not objective.learn_intercept
         and (judge is None or judge.dtype == np.float64)
@@ -741,5 +814,6 @@ def _numpy_epoch(objective, optimizer, params, state, order, steps, batch):
         value, grad = objective.batch_value_and_gradient(params, idx)
         updates, state = optimizer.update(grad, state, params, steps[bi])
         params += updates
+        _prox(objective, params, steps[bi])
         total += value * len(idx)
     return state, total / n

@@ -29,7 +29,24 @@ import numpy as np
 
 from gdreg._kernels._compile import _jit
 
-__all__ = ["Loss", "SquaredLoss", "is_squared", "squared_derivative", "squared_value"]
+__all__ = [
+    "LOSSES",
+    "EpsilonInsensitive",
+    "Huber",
+    "Loss",
+    "SquaredEpsilonInsensitive",
+    "SquaredLoss",
+    "compiled_kind",
+    "is_squared",
+    "make_loss",
+    "residual_derivative",
+    "residual_value",
+    "squared_derivative",
+    "squared_value",
+]
+
+#: Codes of the built-in losses in the compiled kernels (:func:`residual_value`).
+SQUARED, HUBER, EPSILON_INSENSITIVE, SQUARED_EPSILON_INSENSITIVE = 0, 1, 2, 3
 
 
 @_jit(inline="always", nogil=True)
@@ -43,6 +60,47 @@ def squared_value(prediction, target):
 def squared_derivative(prediction, target):
     """``prediction - target``, the derivative of :func:`squared_value` in the prediction."""
     return prediction - target
+
+
+@_jit(inline="always", nogil=True)
+def residual_value(kind, epsilon, r):
+    """The per-sample loss of the built-in loss ``kind`` at the residual ``r = p - y``.
+
+    One scalar function for every built-in loss, inlined into the compiled
+    kernels; ``kind`` is one of the codes above (a branch the processor
+    predicts: it is the same for every sample of a fit).
+    """
+    if kind == SQUARED:
+        return 0.5 * r * r
+    a = abs(r)
+    if kind == HUBER:
+        if a <= epsilon:
+            return 0.5 * r * r
+        return epsilon * a - 0.5 * epsilon * epsilon
+    excess = a - epsilon
+    if excess <= 0.0:
+        return 0.0 * r
+    if kind == EPSILON_INSENSITIVE:
+        return excess
+    return excess * excess
+
+
+@_jit(inline="always", nogil=True)
+def residual_derivative(kind, epsilon, r):
+    """The derivative in the prediction of :func:`residual_value` (a subgradient at kinks)."""
+    if kind == SQUARED:
+        return r
+    if kind == HUBER:
+        if r > epsilon:
+            return epsilon + 0.0 * r
+        if r < -epsilon:
+            return -epsilon + 0.0 * r
+        return r
+    if r > epsilon:
+        return 1.0 + 0.0 * r if kind == EPSILON_INSENSITIVE else 2.0 * (r - epsilon)
+    if r < -epsilon:
+        return -1.0 + 0.0 * r if kind == EPSILON_INSENSITIVE else 2.0 * (r + epsilon)
+    return 0.0 * r
 
 
 class Loss:
@@ -59,8 +117,16 @@ class Loss:
                   + \frac{\alpha}{2} \lVert w \rVert^2, \qquad S = \sum_i s_i .
     """
 
-    #: Bound on the second derivative of the per-sample loss in the prediction.
+    #: Bound on the second derivative of the per-sample loss in the prediction
+    #: (0 for a loss that is not differentiable everywhere: see :attr:`smooth`).
     curvature: float = 1.0
+    #: Whether the loss has a Lipschitz derivative (gradient methods with a
+    #: constant step and the error bound apply); False for a piecewise-linear loss.
+    smooth: bool = True
+    #: The code of a built-in loss in the compiled kernels; None for any other loss.
+    kind: int | None = None
+    #: The width of the insensitive or quadratic zone (0 when the loss has none).
+    epsilon: float = 0.0
 
     def value(self, prediction: np.ndarray, target: np.ndarray) -> np.ndarray:
         """Per-sample losses :math:`\\ell(p, y)`, elementwise."""
@@ -199,6 +265,7 @@ class SquaredLoss(Loss):
     """
 
     curvature = 1.0
+    kind = SQUARED
     value_scalar = staticmethod(squared_value)
     derivative_scalar = staticmethod(squared_derivative)
 
@@ -242,6 +309,154 @@ class SquaredLoss(Loss):
         # workers then slow what runs next. einsum sums in NumPy, with no temporary.
         yc = np.asarray(centred_targets)
         return 0.5 * float(np.einsum("i,ij,ij->", np.asarray(weights), yc, yc))
+
+
+class _ResidualLoss(Loss):
+    """A built-in loss of the residual ``p - y`` with a width ``epsilon``."""
+
+    def __init__(self, epsilon: float = 0.1):
+        self.epsilon = float(epsilon)
+
+    def value(self, prediction, target):
+        r = np.subtract(prediction, target)
+        return self._value_of_residual(r)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(epsilon={self.epsilon!r})"
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.epsilon))
+
+
+class Huber(_ResidualLoss):
+    r"""The Huber loss of ``SGDRegressor(loss="huber")``: quadratic near zero, linear beyond.
+
+    .. math::
+
+        \ell(p, y) = \begin{cases} \tfrac12 r^2 & |r| \le \epsilon \\
+        \epsilon |r| - \tfrac12 \epsilon^2 & |r| > \epsilon \end{cases},
+        \qquad r = p - y .
+
+    Its derivative is ``r`` clipped to ``[-epsilon, epsilon]``; its curvature is at most 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gdreg._loss import Huber
+    >>> loss = Huber(epsilon=1.0)
+    >>> loss.value(np.array([0.5, 3.0]), np.zeros(2))
+    array([0.125, 2.5  ])
+    >>> loss.derivative(np.array([0.5, 3.0]), np.zeros(2))
+    array([0.5, 1. ])
+    """
+
+    curvature = 1.0
+    kind = HUBER
+
+    def _value_of_residual(self, r):
+        a = np.abs(r)
+        eps = self.epsilon
+        return np.where(a <= eps, 0.5 * r * r, eps * a - 0.5 * eps * eps)
+
+    def derivative(self, prediction, target):
+        return np.clip(np.subtract(prediction, target), -self.epsilon, self.epsilon)
+
+
+class EpsilonInsensitive(_ResidualLoss):
+    r"""The loss of ``SGDRegressor(loss="epsilon_insensitive")`` (linear support vector regression).
+
+    .. math:: \ell(p, y) = \max(0, |p - y| - \epsilon) .
+
+    Not differentiable at :math:`|r| = \epsilon` (the derivative used there is
+    0): :attr:`smooth` is False, so no constant step is stable in general and
+    the fit uses a decaying one (see the user guide, "Losses and penalties").
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gdreg._loss import EpsilonInsensitive
+    >>> loss = EpsilonInsensitive(epsilon=1.0)
+    >>> loss.value(np.array([0.5, 3.0, -2.0]), np.zeros(3))
+    array([0., 2., 1.])
+    >>> loss.derivative(np.array([0.5, 3.0, -2.0]), np.zeros(3))
+    array([ 0.,  1., -1.])
+    """
+
+    curvature = 0.0
+    smooth = False
+    kind = EPSILON_INSENSITIVE
+
+    def _value_of_residual(self, r):
+        return np.maximum(np.abs(r) - self.epsilon, 0.0)
+
+    def derivative(self, prediction, target):
+        r = np.subtract(prediction, target)
+        return np.where(np.abs(r) > self.epsilon, np.sign(r), 0.0)
+
+
+class SquaredEpsilonInsensitive(_ResidualLoss):
+    r"""The loss of ``SGDRegressor(loss="squared_epsilon_insensitive")``.
+
+    .. math:: \ell(p, y) = \max(0, |p - y| - \epsilon)^2
+
+    (no factor 1/2, as in scikit-learn); curvature at most 2.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gdreg._loss import SquaredEpsilonInsensitive
+    >>> loss = SquaredEpsilonInsensitive(epsilon=1.0)
+    >>> loss.value(np.array([0.5, 3.0]), np.zeros(2))
+    array([0., 4.])
+    >>> loss.derivative(np.array([0.5, 3.0]), np.zeros(2))
+    array([0., 4.])
+    """
+
+    curvature = 2.0
+    kind = SQUARED_EPSILON_INSENSITIVE
+
+    def _value_of_residual(self, r):
+        excess = np.maximum(np.abs(r) - self.epsilon, 0.0)
+        return excess * excess
+
+    def derivative(self, prediction, target):
+        r = np.subtract(prediction, target)
+        excess = np.maximum(np.abs(r) - self.epsilon, 0.0)
+        return 2.0 * np.sign(r) * excess
+
+
+#: The estimator's ``loss`` names, as in ``SGDRegressor``.
+LOSSES = {
+    "squared_error": SquaredLoss,
+    "huber": Huber,
+    "epsilon_insensitive": EpsilonInsensitive,
+    "squared_epsilon_insensitive": SquaredEpsilonInsensitive,
+}
+
+
+def make_loss(name: str, epsilon: float = 0.1) -> Loss:
+    """The loss object of an estimator's ``loss`` and ``epsilon``.
+
+    Examples
+    --------
+    >>> make_loss("squared_error"), make_loss("huber", 1.35)
+    (SquaredLoss(), Huber(epsilon=1.35))
+    """
+    cls = LOSSES[name]
+    return cls() if cls is SquaredLoss else cls(epsilon)
+
+
+def compiled_kind(loss) -> int | None:
+    """The kernel code of ``loss`` when it is exactly a built-in loss, else None.
+
+    The exact type, not a subclass: a subclass may change :meth:`Loss.value`,
+    which the compiled kernels would not see.
+    """
+    if loss is None:
+        return SQUARED
+    if type(loss) in LOSSES.values():
+        return loss.kind
+    return None
 
 
 def is_squared(loss) -> bool:

@@ -39,7 +39,8 @@ import scipy.sparse.linalg as spla
 
 from gdreg import _kernels
 from gdreg._kernels._summaries import csr_max_weighted_row_norm
-from gdreg._loss import Loss, SquaredLoss, is_squared
+from gdreg._loss import Loss, SquaredLoss, compiled_kind, is_squared
+from gdreg._penalty import soft_threshold
 from gdreg._validation import sparse_pass_applies
 
 #: Largest number of features for which the d x d Gram matrix is formed.
@@ -85,6 +86,9 @@ class StochasticData(NamedTuple):
     alpha: float
     learn_intercept: bool
     column_scale: np.ndarray | None = None  # (d,) spreads of standardised coordinates
+    loss_kind: int = 0  # the loss's code (gdreg._loss.residual_value)
+    epsilon: float = 0.0  # the loss's width
+    l1: float = 0.0  # strength of the l1 penalty, applied by soft-thresholding after each update
 
 
 class LeastSquares:
@@ -139,6 +143,7 @@ class LeastSquares:
         learn_intercept,
         constant_features=None,
         loss: Loss | None = None,
+        l1: float = 0.0,
     ):
         self.X = X
         self.Y = Y
@@ -152,6 +157,7 @@ class LeastSquares:
             self.weight_sum = float(np.sum(sample_weight, dtype=np.float64))
             self.c = (sample_weight / self.weight_sum).astype(dtype, copy=False)
         self.alpha = float(alpha)
+        self.l1 = float(l1)
         self.x_offset = np.asarray(x_offset, dtype=dtype)
         self.y_offset = np.asarray(y_offset, dtype=dtype)
         self.learn_intercept = bool(learn_intercept)
@@ -221,8 +227,32 @@ class LeastSquares:
         return grad
 
     def penalty(self, theta) -> float:
+        """``alpha |w|^2 / 2 + l1 |w|_1`` (:mod:`gdreg._penalty`)."""
         w = self.coef(theta)
-        return 0.5 * self.alpha * float(np.vdot(w, w))
+        value = 0.5 * self.alpha * float(np.vdot(w, w))
+        if self.l1:
+            value += self.l1 * float(np.abs(w).sum())
+        return value
+
+    def l1_thresholds(self):
+        """The l1 strength per coefficient row in this objective's coordinates, shape (d, 1).
+
+        ``l1 / sigma_j`` in standardised coordinates (``l1 |w_j| = (l1 / sigma_j) |u_j|``).
+        """
+        if self.column_scale is None:
+            return np.full((self.n_features, 1), self.l1)
+        return (self.l1 / self.column_scale.astype(np.float64))[:, None]
+
+    def prox(self, theta, step) -> None:
+        """The proximal step of the l1 penalty with step ``step``, on ``theta`` in place.
+
+        Soft-thresholds each coefficient by ``step * l1_thresholds()``; the
+        intercept row is not penalised. Nothing happens without an l1 part.
+        """
+        if not self.l1:
+            return
+        d = self.n_features
+        soft_threshold(theta[:d], step * self.l1_thresholds())
 
     def value(self, theta) -> float:
         """Objective value J at ``theta``."""
@@ -267,12 +297,14 @@ class LeastSquares:
     def stochastic_data(self) -> StochasticData:
         """The arrays the compiled per-sample kernels read.
 
-        The kernels write the squared loss: asking for them with another loss
-        is an error, not a silent squared-loss fit.
+        The kernels compute the built-in losses (:func:`gdreg._loss.compiled_kind`):
+        asking for them with another loss is an error, not a silent
+        squared-loss fit.
         """
-        if not is_squared(self.loss):
+        kind = compiled_kind(self.loss)
+        if kind is None:
             raise TypeError(
-                f"The compiled per-sample kernels compute the squared loss, not {self.loss!r}; "
+                f"The compiled per-sample kernels compute the built-in losses, not {self.loss!r}; "
                 "run this objective on the NumPy path."
             )
         return StochasticData(
@@ -284,6 +316,9 @@ class LeastSquares:
             self.alpha,
             self.learn_intercept,
             self.column_scale,
+            kind,
+            float(self.loss.epsilon),
+            self.l1,
         )
 
     # -- curvature -----------------------------------------------------------------
@@ -348,11 +383,27 @@ class LeastSquares:
         if cached is not None:
             return cached
         self._lipschitz = self._compute_lipschitz()
+        if not is_squared(self.loss):
+            self._lipschitz = self._loss_curvature(self._lipschitz)
         return self._lipschitz
 
+    def _loss_curvature(self, squared_lipschitz: float) -> float:
+        """``L`` of this loss from the squared loss's: the data part times the loss's curvature.
+
+        A loss that is not smooth (``curvature`` 0) keeps the squared loss's
+        ``L``, the scale of its decaying step.
+        """
+        curvature = self.loss.curvature if self.loss.smooth else 1.0
+        if self.learn_intercept:
+            # the intercept's own curvature is 1 (centred columns: no cross terms)
+            squared_lipschitz = max(squared_lipschitz, 1.0)
+        data = squared_lipschitz - self.alpha
+        return max(curvature * data, 0.0) + self.alpha
+
     def set_lipschitz(self, value: float) -> None:
-        """Record ``L`` when it is already known (from a full spectrum)."""
-        self._lipschitz = float(value)
+        """Record ``L`` when it is already known (from a full spectrum of the squared loss)."""
+        value = float(value)
+        self._lipschitz = value if is_squared(self.loss) else self._loss_curvature(value)
 
     def _compute_lipschitz(self) -> float:
         if self._lipschitz_from_gram():
@@ -402,6 +453,12 @@ class LeastSquares:
         plus = 1.0 if self.learn_intercept else 0.0
         inv = None if self.column_scale is None else 1.0 / self.column_scale.astype(np.float64)
         alpha = self.alpha if inv is None else self.alpha * float(np.max(inv**2, initial=0.0))
+        if not is_squared(self.loss):
+            curvature = self.loss.curvature if self.loss.smooth else 1.0
+            return curvature * (self._data_lipschitz_max(X, plus, inv, 0.0)) + alpha
+        return self._data_lipschitz_max(X, plus, inv, alpha)
+
+    def _data_lipschitz_max(self, X, plus, inv, alpha) -> float:
         if (
             isinstance(X, np.ndarray)
             and X.flags.c_contiguous
@@ -470,6 +527,7 @@ class GramLeastSquares(LeastSquares):
         y_offset,
         learn_intercept=False,
         loss: Loss | None = None,
+        l1: float = 0.0,
     ):
         _check_squared(loss)
         super().__init__(
@@ -480,13 +538,16 @@ class GramLeastSquares(LeastSquares):
             x_offset=x_offset,
             y_offset=y_offset,
             learn_intercept=False,
+            l1=l1,
         )
         self.gram, self.xty, self.yty = sufficient_statistics(
             X, Y, self.c, self.x_offset, self.y_offset, uniform=sample_weight is None
         )
 
     @classmethod
-    def from_statistics(cls, gram, xty, yty, *, weight_sum, n_samples, alpha, x_offset, y_offset):
+    def from_statistics(
+        cls, gram, xty, yty, *, weight_sum, n_samples, alpha, x_offset, y_offset, l1=0.0
+    ):
         """Build from precomputed centred statistics (used by streaming and Dask)."""
         self = cls.__new__(cls)
         self.X = None
@@ -494,6 +555,7 @@ class GramLeastSquares(LeastSquares):
         self.c = None
         self.weight_sum = float(weight_sum)
         self.alpha = float(alpha)
+        self.l1 = float(l1)
         dtype = gram.dtype
         self.x_offset = np.asarray(x_offset, dtype=dtype)
         self.y_offset = np.asarray(y_offset, dtype=dtype)

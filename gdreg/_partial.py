@@ -94,15 +94,19 @@ def partial_fit(
     X = problem.X.astype(dtype, copy=False)
     Y = problem.Y.astype(dtype, copy=False)
     weights = None if problem.weights is None else problem.weights.astype(dtype, copy=False)
+    l2, l1 = settings.penalties
     objective = LeastSquares(
         X,
         Y,
         weights,
-        alpha=settings.alpha,
+        alpha=l2,
         x_offset=stream.x_offset,
         y_offset=stream.y_offset,
         learn_intercept=settings.fit_intercept,
+        loss=settings.loss_object(),
+        l1=l1,
     )
+    _problem.check_penalty(optimizer, objective)
     batch_size = optimizer.batch_size or settings.batch_size
     n_updates = _loop.updates_per_epoch(X.shape[0], optimizer.sampling, batch_size)
     previous = None if resolve else model.learning_rate_

@@ -19,6 +19,7 @@ estimator, and nothing is held in module or thread-local state.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -48,6 +49,8 @@ from gdreg._validation import (
     summarize_columns,
     weighted_column_means,
 )
+from gdreg._loss import SquaredLoss, is_squared, make_loss
+from gdreg._penalty import split as split_penalty
 from gdreg.optimizers import SVRG, AcceleratedGradient, GradientDescent, as_optimizer
 
 __all__ = [
@@ -92,11 +95,32 @@ class Settings(NamedTuple):
     warm_start: bool
     record_path: bool
     verbose: int
+    loss: str = "squared_error"
+    epsilon: float = 0.1
+    penalty: str | None = "l2"
+    l1_ratio: float = 0.15
+    early_stopping: bool = False
+    validation_fraction: float = 0.1
+    n_iter_no_change: int = 5
 
     @property
     def auto(self) -> bool:
         """Whether the step is derived from the data (``learning_rate="auto"``)."""
         return isinstance(self.learning_rate, str) and self.learning_rate == "auto"
+
+    def loss_object(self):
+        """The :class:`gdreg._loss.Loss` that ``loss`` and ``epsilon`` name."""
+        return make_loss(self.loss, self.epsilon)
+
+    @property
+    def squared(self) -> bool:
+        """Whether the loss is the squared error (the Gram and statistics routes need it)."""
+        return self.loss == "squared_error"
+
+    @property
+    def penalties(self) -> tuple[float, float]:
+        """``(l2, l1)`` strengths from ``penalty``, ``alpha`` and ``l1_ratio``."""
+        return split_penalty(self.penalty, self.alpha, self.l1_ratio)
 
     def max_iter_for(self, sampling: str) -> int:
         """The epochs a fit may run: ``max_iter``, or the default of the sampling mode."""
@@ -153,7 +177,8 @@ def resolve_optimizer(settings: Settings, *, stream: bool = False):
     gradient descent). An optimizer object is cloned, never modified.
     """
     if isinstance(settings.optimizer, str):
-        if settings.auto and not stream:
+        # a loss with kinks has no stable constant step: plain descent with a decaying one
+        if settings.auto and not stream and settings.loss_object().smooth:
             if settings.optimizer == "batch":
                 return AcceleratedGradient()
             return SVRG(sampling=settings.optimizer)
@@ -177,6 +202,8 @@ def uses_gram(sampling: str, n: int, d: int, settings: Settings) -> bool:
     """
     if sampling != "batch" or d > GRAM_MAX_FEATURES or n < GRAM_MIN_SAMPLES_PER_FEATURE * d:
         return False
+    if settings is not None and not settings.squared:
+        return False  # X^T X determines the squared loss only
     return settings.tol is not None or settings.auto or n * d >= GRAM_MIN_SIZE
 
 
@@ -314,6 +341,7 @@ def build_objective(problem: Problem, sampling: str, settings: Settings) -> Leas
     x_offset, y_offset = problem.x_offset, problem.y_offset
     n, d = X.shape
     gram = uses_gram(sampling, n, d, settings)
+    l2, l1 = settings.penalties
     statistics = None
     if problem.moments is not None:  # the statistics of the validation pass: no other pass
         statistics = problem.moments.about(x_offset, y_offset, X.dtype)
@@ -327,24 +355,29 @@ def build_objective(problem: Problem, sampling: str, settings: Settings) -> Leas
             *statistics,
             weight_sum=float(n) if weights is None else float(np.sum(weights, dtype=float)),
             n_samples=n,
-            alpha=settings.alpha,
+            alpha=l2,
             x_offset=x_offset,
             y_offset=y_offset,
+            l1=l1,
         )
     if gram:  # constant columns are zeroed by the sparse statistics
         return GramLeastSquares(
-            X, Y, weights, alpha=settings.alpha, x_offset=x_offset, y_offset=y_offset
+            X, Y, weights, alpha=l2, x_offset=x_offset, y_offset=y_offset, l1=l1
         )
     low, high = problem.x_range
     return LeastSquares(
         X,
         Y,
         weights,
-        alpha=settings.alpha,
+        alpha=l2,
         x_offset=x_offset,
         y_offset=y_offset,
-        learn_intercept=False,
+        # centring makes the best intercept ybar - xbar w for the squared loss only:
+        # any other loss learns it
+        learn_intercept=settings.fit_intercept and not settings.squared,
         constant_features=low == high if settings.fit_intercept else None,
+        loss=settings.loss_object(),
+        l1=l1,
     )
 
 
@@ -370,9 +403,13 @@ def solve(
     n, d, k = objective.n_samples, objective.n_features, objective.n_targets
     max_iter = settings.max_iter_for(optimizer.sampling)
     work_dtype = objective.x_offset.dtype  # float64 for small float32 data
+    check_penalty(optimizer, objective)
     certificate = None
     if settings.tol is not None:
-        certificate = _accuracy.certificate(objective, _loop.objective_yty(objective), work_dtype)
+        # the spectrum of the data (the squared loss's Hessian): the scales, L and mu
+        certificate = _accuracy.certificate(
+            squared_twin(objective), _loop.objective_yty(objective), work_dtype
+        )
     # "auto" descends in standardised coordinates, where the units of the features do not matter
     if settings.auto and certificate is not None:
         objective = objective.scaled(certificate.column_scale)
@@ -412,11 +449,12 @@ def solve(
         verbose=settings.verbose,
         epoch_callback=epoch_callback,
         certificate=certificate,
+        n_iter_no_change=settings.n_iter_no_change,
     )
     warning = None
     if settings.tol is not None and not result.converged:
         warning = _not_converged_message(result, max_iter, settings.tol, certificate)
-    if certificate is not None and certificate.null_space is not None:
+    if certificate is not None and certificate.null_space is not None and exact_quadratic(objective):
         # a singular design: of all minimisers, LinearRegression's (smallest |w|)
         coef_w = _accuracy.minimum_norm(certificate, objective.coef(result.params))
         params = objective.params_from_coef(coef_w, result.params[d])
@@ -425,6 +463,38 @@ def solve(
         objective, optimizer, schedule, result, one_d, np.dtype(dtype), settings
     )
     return Solution(fitted, warning)
+
+
+def squared_twin(objective):
+    """``objective`` with the squared loss and a centred intercept: the data's own Hessian.
+
+    The certificate's scales, ``L`` and ``mu`` are those of the data; a loss's
+    curvature multiplies them where needed (:meth:`LeastSquares.lipschitz`).
+    """
+    if is_squared(getattr(objective, "loss", None)) and not objective.learn_intercept:
+        return objective
+    twin = copy.copy(objective)
+    twin.loss = SquaredLoss()
+    twin.learn_intercept = False
+    twin.__dict__.pop("_lipschitz", None)
+    return twin
+
+
+def exact_quadratic(objective) -> bool:
+    """Whether the objective is least squares with an L2 penalty at most (no l1 part)."""
+    return is_squared(getattr(objective, "loss", None)) and not getattr(objective, "l1", 0.0)
+
+
+def check_penalty(optimizer, objective) -> None:
+    """Refuse an l1 penalty with an update rule that cannot take its proximal step."""
+    if getattr(objective, "l1", 0.0) and not getattr(optimizer, "proximal", False):
+        raise ValueError(
+            f"penalty='l1' and 'elasticnet' need an update rule whose steps can be followed "
+            f"by the l1 penalty's proximal step (GradientDescent, AcceleratedGradient, SVRG, "
+            f"or the strings 'batch', 'stochastic', 'minibatch'); "
+            f"{type(optimizer).__name__} rescales or accumulates its gradients, so the "
+            "soft-threshold would not lead to the penalised minimiser."
+        )
 
 
 def textbook_auto_step(problem: Problem, settings: Settings) -> float:

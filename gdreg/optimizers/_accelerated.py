@@ -78,6 +78,8 @@ class AcceleratedGradient(Optimizer):
     """
 
     _parameter_constraints: dict = {"sampling": [StrOptions({"batch"})]}
+    #: With an l1 penalty's soft-threshold after each step this is FISTA.
+    proximal = True
 
     def __init__(self, sampling: str = "batch"):
         super().__init__(sampling=sampling, batch_size=None)

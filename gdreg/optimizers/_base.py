@@ -89,6 +89,14 @@ class Optimizer(ReadableRepr, BaseEstimator):
 
     #: Whether the loop hands each epoch the full gradient at its start (:meth:`anchor`).
     uses_full_gradient = False
+    #: Whether an l1 penalty may be applied by its proximal step (a soft-threshold
+    #: by ``step * l1``) after each update: true where the update is a plain
+    #: gradient step from the point it is applied to, so that the fixed point is
+    #: the penalised minimiser (gradient descent, FISTA, prox-SVRG). A rule
+    #: that rescales or accumulates its gradients (momentum, AdaGrad, Adam)
+    #: would converge elsewhere: a fit with ``penalty="l1"`` or
+    #: ``"elasticnet"`` refuses it.
+    proximal = False
 
     def __init__(self, sampling: str = "batch", batch_size: int | None = None):
         self.sampling = sampling
@@ -318,6 +326,7 @@ class _DuckOptimizer(Optimizer):
     def __getattribute__(self, name):
         hooks = (
             "uses_full_gradient",
+            "proximal",
             "anchor",
             "numpy_epoch",
             "auto_step_size",

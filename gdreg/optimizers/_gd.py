@@ -50,6 +50,9 @@ class GradientDescent(Optimizer):
     array([-0.5, -0.5])
     """
 
+    #: An l1 penalty's soft-threshold after each step makes proximal gradient descent (ISTA).
+    proximal = True
+
     def init(self, params: np.ndarray) -> EmptyState:
         return EmptyState()
 

@@ -86,6 +86,8 @@ class SVRG(Optimizer):
 
     #: The loop hands every epoch the full gradient at its starting point.
     uses_full_gradient = True
+    #: An l1 penalty is applied by its proximal step after each update (prox-SVRG).
+    proximal = True
 
     def __init__(self, sampling: str = "stochastic", batch_size: int | None = None):
         super().__init__(sampling=sampling, batch_size=batch_size)
@@ -186,6 +188,7 @@ class SVRG(Optimizer):
             ``state``, unchanged (the anchor moves at the next epoch).
         """
         steps = np.asarray(steps)
+        prox = getattr(objective, "prox", None) if getattr(objective, "l1", 0.0) else None
         for bi, start in enumerate(range(0, len(order), batch)):
             idx = order[start : start + batch]
             grad = objective.batch_value_and_gradient(params, idx)[1]
@@ -193,6 +196,8 @@ class SVRG(Optimizer):
                 grad_anchor = objective.batch_value_and_gradient(state.anchor, idx)[1]
                 grad = grad - grad_anchor + state.anchor_grad
             params -= steps[bi] * grad
+            if prox is not None:  # prox-SVRG (Xiao and Zhang, 2014)
+                prox(params, steps[bi])
         return state
 
     def compiled_epoch(
