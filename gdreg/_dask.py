@@ -43,12 +43,23 @@ __all__ = ["distributed_statistics", "statistics_for_fit"]
 SPLIT_EVERY = 8
 
 
-def statistics_for_fit(X, y, sample_weight=None, *, sampling: str) -> SufficientStatistics:
+def statistics_for_fit(
+    X, y, sample_weight=None, *, sampling: str, loss: str = "squared_error"
+) -> SufficientStatistics:
     """The statistics ``fit`` runs on for dask ``X``, ``y`` (and weights), with feature names.
 
     ``sampling`` is that of the fit's optimizer: only the full batch reduces
-    to statistics, and the others are refused before any pass over the data.
+    to statistics, and the others are refused before any pass over the data,
+    as is a ``loss`` other than the squared error. Any penalty works: an l1
+    part makes this a one-pass distributed Lasso or elastic net.
     """
+    if loss != "squared_error":
+        raise ValueError(
+            f"fit on dask arrays reduces the data to sufficient statistics (X^T X, X^T y), "
+            f"which determine the squared error only, not loss={loss!r}. Stream the blocks "
+            "through partial_fit with dask_ml.wrappers.Incremental(GradientDescentRegressor("
+            f"loss={loss!r}, ...), scoring='neg_mean_squared_error')."
+        )
     if sampling != "batch":
         raise ValueError(
             f"fit on dask arrays supports the full-batch optimizer only, got "

@@ -20,7 +20,7 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from gdreg import _callbacks, _partial, _problem, _stats, _validation
+from gdreg import _callbacks, _early_stopping, _partial, _problem, _stats, _validation
 from gdreg._loss import LOSSES
 from gdreg._repr import doc_link_template
 from gdreg._warnings import InconsistentVersionWarning, warn_at_caller
@@ -185,10 +185,13 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         is zero exactly at the minimiser but :math:`\mu` is that of the
         squared error, so it is a stationarity test rather than a guarantee
         (exact when every residual lies in the quadratic zone of the loss).
-        For ``"epsilon_insensitive"`` there is no gradient to test: the fit
-        stops, with ``converged_=True``, once the objective has not improved
-        by ``tol`` times its value at zero for ``n_iter_no_change`` epochs
-        (``SGDRegressor``'s rule).
+        For ``"epsilon_insensitive"`` there is no gradient to test. The full
+        batch ("auto") certifies each smoothed loss in turn, the last one of
+        width ``tol`` times the spread of ``y``, so its objective is within
+        about that much of the minimum. The stochastic modes (and any
+        explicit schedule) stop, with ``converged_=True``, once the objective
+        has not improved by ``tol`` times its value at zero for
+        ``n_iter_no_change`` epochs (``SGDRegressor``'s rule).
     alpha : float, default=0.0
         Strength of the penalty; >= 0. With the default ``penalty="l2"``,
         equals ``Ridge(alpha=alpha * S)``.
@@ -203,9 +206,12 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         :math:`\max(0, |r| - \epsilon)^2`. Losses other than the squared
         error learn the intercept as a parameter and run on ``X`` (the
         sufficient statistics ``X^T X`` describe the squared error only).
-        ``"epsilon_insensitive"`` is not differentiable: it runs plain
-        gradient descent with a decaying step and stops when the objective
-        stalls (see ``tol``).
+        ``"epsilon_insensitive"`` is not differentiable: with
+        ``learning_rate="auto"`` the full batch minimises it through losses
+        smoothed over a width that shrinks to ``tol`` times the spread of
+        ``y`` (accelerated steps on each, Nesterov's smoothing with
+        continuation), and the stochastic modes run
+        :class:`~gdreg.optimizers.AveragedSGD` with a decaying step.
     epsilon : float, default=0.1
         The :math:`\epsilon` of ``"huber"`` and the epsilon-insensitive
         losses, in the units of ``y``; >= 0. Ignored by ``"squared_error"``.
@@ -223,12 +229,19 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         The :math:`\rho` of ``"elasticnet"``, in [0, 1].
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training rows (drawn with
-        ``random_state``), fit on the rest, score the held-out rows
+        ``random_state``, as ``SGDRegressor`` draws them; the sample weights
+        split along), fit on the rest, score the held-out rows
         (:math:`R^2`, weighted) after every epoch, stop when the score has not
-        improved by more than ``tol`` for ``n_iter_no_change`` epochs, and
-        keep the parameters of the best epoch. The error bound still stops
-        the fit when it reaches ``tol`` first. Needs ``fit`` on in-memory
-        data.
+        improved by at least ``tol`` for ``n_iter_no_change`` epochs in a
+        row, and keep the parameters of the best epoch (as ``MLPRegressor``
+        does; ``n_iter_``, ``t_`` and the curves count every epoch run).
+        ``tol=None`` never stops by the score, but still keeps the best
+        epoch. The error bound still stops the fit when it reaches ``tol``
+        first; ``converged_`` is True only when the kept parameters are
+        those of an epoch whose bound reached ``tol``. A fit stopped by the
+        score raises no ``ConvergenceWarning``. Needs ``fit`` on in-memory
+        data (a ``ValueError`` for Dask collections and
+        :func:`~gdreg.fit_from_statistics`); ``partial_fit`` ignores it.
     validation_fraction : float, default=0.1
         The share of rows held out by ``early_stopping``, in (0, 1).
     n_iter_no_change : int, default=5
@@ -262,7 +275,8 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
     t_ : int
         Parameter updates made.
     converged_ : bool
-        Whether the error bound reached ``tol`` within ``max_iter`` epochs.
+        Whether the error bound reached ``tol`` within ``max_iter`` epochs
+        (with ``early_stopping``, at the epoch whose parameters are kept).
     loss_curve_ : ndarray of shape (n_iter_,)
         For ``"batch"``, ``loss_curve_[i]`` is :math:`J` after epoch ``i+1``.
         For the stochastic modes it is the mean over the epoch of the
@@ -276,6 +290,14 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         Coefficients at the start and after every epoch (``record_path``).
     intercept_path_ : ndarray of shape (n_iter_ + 1, \*intercept_.shape)
         Intercepts at the start and after every epoch (``record_path``).
+    validation_scores_ : ndarray of shape (n_iter_,)
+        With ``early_stopping``: the :math:`R^2` (weighted) of the held-out
+        rows after every epoch; NaN when fewer than two rows are held out
+        (:math:`R^2` is undefined). Not set without ``early_stopping``.
+    best_validation_score_ : float
+        With ``early_stopping``: the highest of ``validation_scores_``, that
+        of the epoch whose ``coef_`` and ``intercept_`` are kept (NaN when no
+        epoch scored a number). Not set without ``early_stopping``.
     optimizer_ : Optimizer
         The optimizer used (a clone of ``optimizer`` or the one a string names).
     learning_rate_ : callable
@@ -563,7 +585,28 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         self._validate_params()
         settings = self._settings()
         optimizer = _problem.resolve_optimizer(settings)
-        problem = self._prepare(X, y, sample_weight, settings, reset=True, optimizer=optimizer)
+        monitor = None
+        if settings.early_stopping:
+            # all rows are validated (fit's errors, the feature names), then split: the
+            # training rows are fitted, the held-out ones scored after every epoch
+            rows = self._prepare(X, y, sample_weight, settings, reset=True)
+            (X, y, sample_weight), held_out = _early_stopping.hold_out(
+                rows, settings.validation_fraction, settings.random_state
+            )
+            monitor = _early_stopping.ValidationMonitor(
+                held_out, settings.tol, settings.n_iter_no_change, settings.verbose
+            )
+            problem = _problem.prepare(
+                X,
+                y,
+                sample_weight,
+                validate=_early_stopping.validated,
+                estimator_name=type(self).__name__,
+                sampling=optimizer.sampling,
+                settings=settings,
+            )
+        else:
+            problem = self._prepare(X, y, sample_weight, settings, reset=True, optimizer=optimizer)
         problem = _problem.centred(problem, settings.fit_intercept)
         objective = _problem.build_objective(problem, optimizer.sampling, settings)
         callbacks = _callbacks.begin_fit(
@@ -573,7 +616,9 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
             problem.weights,
             max_iter=settings.max_iter_for(optimizer.sampling),
         )
-        self._solve(objective, optimizer, settings, problem.one_d, problem.dtype, callbacks)
+        self._solve(
+            objective, optimizer, settings, problem.one_d, problem.dtype, callbacks, monitor
+        )
         if callbacks is not None:
             callbacks.end()
         return self
@@ -582,19 +627,26 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         from gdreg import _dask  # dask is an optional extra: import it only when used
 
         self._validate_params()
+        _early_stopping.refuse_without_rows(self.early_stopping, "a fit on Dask collections")
         optimizer = _problem.resolve_optimizer(self._settings())
-        statistics = _dask.statistics_for_fit(X, y, sample_weight, sampling=optimizer.sampling)
+        statistics = _dask.statistics_for_fit(
+            X, y, sample_weight, sampling=optimizer.sampling, loss=self.loss
+        )
         return self._fit_statistics(statistics)
 
     def _fit_statistics(self, statistics):
         self._validate_params()
         settings = self._settings()
+        _early_stopping.refuse_without_rows(settings.early_stopping, "fit_from_statistics")
         optimizer = _problem.resolve_optimizer(settings)
+        l2, l1 = settings.penalties
         objective = _stats.statistics_objective(
             statistics,
             optimizer.sampling,
-            alpha=settings.alpha,
+            alpha=l2,
             fit_intercept=settings.fit_intercept,
+            l1=l1,
+            loss=settings.loss,
         )
         self.n_features_in_ = statistics.n_features
         if statistics.feature_names is not None:
@@ -604,12 +656,19 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         dtype = np.dtype(statistics.dtype)
         return self._solve(objective, optimizer, settings, statistics.one_d, dtype)
 
-    def _solve(self, objective, optimizer, settings, one_d, dtype, callbacks=None):
-        """Run :func:`gdreg._problem.solve` and set the attributes from its solution."""
+    def _solve(self, objective, optimizer, settings, one_d, dtype, callbacks=None, monitor=None):
+        """Run :func:`gdreg._problem.solve` and set the attributes from its solution.
+
+        ``monitor`` (:class:`gdreg._early_stopping.ValidationMonitor`) scores
+        the held-out rows after every epoch, may stop the fit, and gives back
+        the parameters of its best epoch.
+        """
+        attributes = _problem.attributes_maker(one_d, dtype, settings.fit_intercept)
         epoch_callback = None
         if callbacks is not None:
-            attributes = _problem.attributes_maker(one_d, dtype, settings.fit_intercept)
             epoch_callback = callbacks.epochs(attributes)
+        if monitor is not None:  # first, so that it scores every epoch a callback sees
+            epoch_callback = _early_stopping.chain(monitor, epoch_callback)
         warm = settings.warm_start and hasattr(self, "coef_")
         solution = _problem.solve(
             objective,
@@ -620,10 +679,23 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
             warm_coef=self.coef_ if warm else None,
             epoch_callback=epoch_callback,
         )
-        # A callback that stops the fit asked for it: no ConvergenceWarning.
-        if solution.warning is not None and not (callbacks is not None and callbacks.stopped):
+        # A callback or the validation score that stops the fit asked for it: no
+        # ConvergenceWarning.
+        stopped = (callbacks is not None and callbacks.stopped) or (
+            monitor is not None and monitor.stopped
+        )
+        if solution.warning is not None and not stopped:
             warn_at_caller(solution.warning)
-        self._set_fitted(solution.fitted)  # a full fit ends a partial_fit stream
+        fitted = solution.fitted
+        if monitor is not None:
+            fitted = monitor.restore(fitted, attributes)
+        self._set_fitted(fitted)  # a full fit ends a partial_fit stream
+        if monitor is None:
+            self.__dict__.pop("validation_scores_", None)
+            self.__dict__.pop("best_validation_score_", None)
+        else:
+            self.validation_scores_ = monitor.validation_scores
+            self.best_validation_score_ = monitor.best_score
         return self
 
     def _partial_fit(self, X, y, sample_weight):
@@ -638,6 +710,9 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
             model=self._fitted() if fitted else None,
         )
         self._set_fitted(step.fitted, stream=step.stream)
+        # a stream moves coef_ on from an early-stopped fit: its validation record is stale
+        self.__dict__.pop("validation_scores_", None)
+        self.__dict__.pop("best_validation_score_", None)
         return self
 
     def _textbook_auto_step(self, X, y, sample_weight=None) -> float:

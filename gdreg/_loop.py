@@ -170,6 +170,10 @@ class LoopResult(NamedTuple):
     intercept_path: list | None
     #: The run stopped where reduced precision cannot certify less (bound above tol).
     precision_limited: bool = False
+    #: The schedule of the last stage, where a fit ran several (the continuation).
+    schedule: Any = None
+    #: The epoch callback asked the run to stop.
+    stopped: bool = False
 
 
 def updates_per_epoch(n_samples: int, sampling: str, batch_size: int) -> int:
@@ -391,7 +395,7 @@ def run(
     coef_path = [coef] if record_path else None
     intercept_path = [intercept] if record_path else None
     losses, changes = [], []
-    converged = precision_limited = False
+    converged = precision_limited = stop_requested = False
     t = t0
 
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -477,7 +481,8 @@ def run(
                     f"step {steps.last:.3g}, updates {t}",
                     flush=True,
                 )
-            if epoch_callback is not None and epoch_callback(
+            # a callback that asks to stop on the epoch that converged does not hide it
+            stop_requested = epoch_callback is not None and epoch_callback(
                 epoch,
                 {
                     "params": params,
@@ -487,7 +492,8 @@ def run(
                     "change": change,
                     "t": t,
                 },
-            ):
+            )
+            if stop_requested and status != CONVERGED:
                 break
             if status == CONVERGED:
                 if stall is not None:
@@ -510,6 +516,7 @@ def run(
         coef_path=coef_path,
         intercept_path=intercept_path,
         precision_limited=precision_limited,
+        stopped=bool(stop_requested),
     )
 
 
@@ -695,8 +702,9 @@ def _compiled_gram_applies(objective, record_path, verbose, epoch_callback, judg
 
     Its epochs cost O(d^2), so Python's per-epoch overhead would dominate; the
     optimizer's ``compiled_full_batch`` hook (plain and accelerated gradient
-    descent have one, in any coordinates) makes the same updates and applies
-    the same stopping and divergence rules. Anything that needs to look at
+    descent have one, in any coordinates, with an l1 penalty's proximal step
+    too: ISTA and FISTA) makes the same updates and applies the same
+    stopping and divergence rules. Anything that needs to look at
     every epoch (paths, printing, callbacks), or data below float64 (whose
     stopping threshold moves with the iterate) keeps the generic loop.
 
@@ -714,7 +722,6 @@ def _compiled_gram_applies(objective, record_path, verbose, epoch_callback, judg
         entries *= _kernels._gram.READY_SCALE
     return (
         is_squared(objective.loss)
-        and not objective.l1
         and _kernels.worth_compiling(entries)
         and not objective.learn_intercept
         and (judge is None or judge.dtype == np.float64)

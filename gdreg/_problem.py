@@ -49,9 +49,15 @@ from gdreg._validation import (
     summarize_columns,
     weighted_column_means,
 )
-from gdreg._loss import SquaredLoss, is_squared, make_loss
+from gdreg._loss import (
+    EpsilonInsensitive,
+    SmoothedEpsilonInsensitive,
+    SquaredLoss,
+    is_squared,
+    make_loss,
+)
 from gdreg._penalty import split as split_penalty
-from gdreg.optimizers import SVRG, AcceleratedGradient, GradientDescent, as_optimizer
+from gdreg.optimizers import SVRG, AcceleratedGradient, AveragedSGD, GradientDescent, as_optimizer
 
 __all__ = [
     "Fitted",
@@ -178,9 +184,13 @@ def resolve_optimizer(settings: Settings, *, stream: bool = False):
     """
     if isinstance(settings.optimizer, str):
         # a loss with kinks has no stable constant step: plain descent with a decaying one
-        if settings.auto and not stream and settings.loss_object().smooth:
+        if settings.auto and not stream:
+            smooth = settings.loss_object().smooth
             if settings.optimizer == "batch":
+                # a loss with kinks: accelerated steps on smoothed losses (continuation)
                 return AcceleratedGradient()
+            if not smooth:  # no variance reduction without smoothness: averaged iterates
+                return AveragedSGD(sampling=settings.optimizer)
             return SVRG(sampling=settings.optimizer)
         return GradientDescent(sampling=settings.optimizer)
     optimizer = as_optimizer(clone(settings.optimizer, safe=False))
@@ -435,7 +445,8 @@ def solve(
     if warm_coef is not None:
         params0 = objective.params_from_coef(previous_coef(warm_coef, d, k), 0.0)
         params0 = params0.astype(work_dtype, copy=False)
-    result = _loop.run(
+    run = _continuation if _smoothing_applies(objective, optimizer, settings) else _loop.run
+    result = run(
         objective,
         optimizer,
         schedule,
@@ -453,7 +464,9 @@ def solve(
     )
     warning = None
     if settings.tol is not None and not result.converged:
-        warning = _not_converged_message(result, max_iter, settings.tol, certificate)
+        warning = _not_converged_message(
+            result, max_iter, settings.tol, certificate, settings.loss, optimizer.sampling
+        )
     if certificate is not None and certificate.null_space is not None and exact_quadratic(objective):
         # a singular design: of all minimisers, LinearRegression's (smallest |w|)
         coef_w = _accuracy.minimum_norm(certificate, objective.coef(result.params))
@@ -463,6 +476,94 @@ def solve(
         objective, optimizer, schedule, result, one_d, np.dtype(dtype), settings
     )
     return Solution(fitted, warning)
+
+
+#: Each stage of the continuation divides the smoothing width by this.
+_SMOOTHING_SHRINK = 4.0
+#: Without ``tol``, the continuation ends at this scale-free width.
+_SMOOTHING_FLOOR = 1e-6
+
+
+def _smoothing_applies(objective, optimizer, settings) -> bool:
+    """Whether a full-batch "auto" fit of a loss with kinks runs the continuation."""
+    loss = getattr(objective, "loss", None)
+    return (
+        settings.auto
+        and optimizer.sampling == "batch"
+        and type(loss) is EpsilonInsensitive
+    )
+
+
+def _continuation(objective, optimizer, schedule, *, params0, max_iter, tol, certificate, **kwargs):
+    """Full-batch descent on the epsilon-insensitive loss by smoothing and continuation.
+
+    Runs :func:`gdreg._loop.run` (same arguments) on the objective whose loss
+    is :class:`~gdreg._loss.SmoothedEpsilonInsensitive` with width
+    ``tau = sigma_y, sigma_y / 4, ...`` down to ``tol * sigma_y``, each stage
+    from where the last ended, with the ``"auto"`` step of its curvature
+    ``1/tau``. A stage stops once its bound is below ``tau / sigma_y`` (the
+    smoothing's own error, no point going further), the last one at ``tol``.
+    Since ``0 <= l - l_tau <= tau / 2``, the answer's objective is within
+    about ``tol * sigma_y / 2`` of the minimum. ``schedule`` (the
+    subgradient schedule) is not used; the stages' curves are joined, their
+    values those of the true loss.
+    """
+    loss = objective.loss
+    if certificate is not None:
+        spread = float(np.max(certificate.target_scale))
+    else:
+        spread = float(np.sqrt(np.max(_loop.objective_yty(objective), initial=0.0))) or 1.0
+    final = (_SMOOTHING_FLOOR if tol is None else tol) * spread
+    tau = max(spread, final)
+    callback = kwargs.pop("epoch_callback", None)
+    stages, params, done = [], params0, 0
+    while True:
+        last = tau <= final * (1 + 1e-12)
+        stage = copy.copy(objective)
+        stage.loss = SmoothedEpsilonInsensitive(loss.epsilon, tau)
+        stage.__dict__.pop("_lipschitz", None)
+        if certificate is not None:
+            stage.set_lipschitz(certificate.lipschitz)
+        batch_size = kwargs.get("batch_size", 32)
+        stage_schedule = _loop.resolve_schedule("auto", 1.0, stage, optimizer, batch_size, 1)
+        # a stage is solved to the smoothing's own scale, the last one to tol
+        stage_tol = None if (last and tol is None) else tau / spread
+        offset = done
+        result = _loop.run(
+            stage,
+            optimizer,
+            stage_schedule,
+            params0=params,
+            max_iter=max_iter - done,
+            tol=stage_tol,
+            certificate=certificate,
+            epoch_callback=None
+            if callback is None
+            else (lambda epoch, info, offset=offset: callback(epoch + offset, info)),
+            **kwargs,
+        )
+        stages.append(result)
+        params, done = result.params, done + result.n_iter
+        if last or result.stopped or done >= max_iter:
+            break
+        tau = max(tau / _SMOOTHING_SHRINK, final)
+    first = stages[0]
+    paths = None
+    if first.coef_path is not None:
+        paths = (
+            first.coef_path + [p for s in stages[1:] for p in s.coef_path[1:]],
+            first.intercept_path + [p for s in stages[1:] for p in s.intercept_path[1:]],
+        )
+    return stages[-1]._replace(
+        n_iter=done,
+        n_updates=sum(s.n_updates for s in stages),
+        converged=bool(stages[-1].converged and last),
+        loss_curve=np.concatenate([s.loss_curve for s in stages]),
+        change_curve=np.concatenate([s.change_curve for s in stages]),
+        coef_path=None if paths is None else paths[0],
+        intercept_path=None if paths is None else paths[1],
+        schedule=stage_schedule,
+    )
 
 
 def squared_twin(objective):
@@ -531,6 +632,8 @@ def previous_coef(coef, n_features: int, n_targets: int) -> np.ndarray:
 def fitted_attributes(objective, optimizer, schedule, result, one_d, dtype, settings) -> Fitted:
     """The estimator's attributes from one loop ``result`` on ``objective``."""
     coef, intercept = _loop.user_parameters(objective, result.params)
+    if result.schedule is not None:  # the continuation's last stage
+        schedule = result.schedule
     coef_path = intercept_path = None
     if settings.record_path:
         coef_path = np.stack([coef_shape(c, one_d) for c in result.coef_path])
@@ -581,9 +684,27 @@ def intercept_shape(intercept, one_d: bool, dtype):
     return np.asarray(intercept, dtype=dtype)
 
 
-def _not_converged_message(result, max_iter, tol, certificate) -> str:
+def _not_converged_message(
+    result, max_iter, tol, certificate, loss="squared_error", sampling="batch"
+) -> str:
     """What the fit reached, for the ConvergenceWarning."""
     bound = result.change_curve[-1] if len(result.change_curve) else np.inf
+    if loss == "epsilon_insensitive":
+        if sampling == "batch":
+            reached = (
+                f"the last epoch's scale-free error bound on the smoothed loss is {bound:.3g} "
+                f"(the loss is smoothed over a width that shrinks to tol times the spread of y)"
+            )
+        else:
+            reached = (
+                f"the objective still improved by {bound:.3g} times its value at zero in "
+                "the last epoch"
+            )
+        return (
+            f"GradientDescentRegressor did not converge to tol={tol:g} in "
+            f"max_iter={max_iter} epochs: {reached}. Increase max_iter or loosen tol; the "
+            "epsilon-insensitive loss is not differentiable, so each digit costs many epochs."
+        )
     kappa = certificate.condition_number if certificate is not None else np.nan
     problem = f"condition number of the standardised problem {kappa:.3g}"
     if result.precision_limited:

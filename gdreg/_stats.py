@@ -232,7 +232,9 @@ class SufficientStatistics:
         _check_finite(out)
         return out
 
-    def to_objective(self, *, alpha: float, fit_intercept: bool) -> GramLeastSquares:
+    def to_objective(
+        self, *, alpha: float, fit_intercept: bool, l1: float = 0.0
+    ) -> GramLeastSquares:
         """The least-squares objective of all rows added, on the Gram matrix.
 
         With ``fit_intercept`` the offsets are the weighted means and the
@@ -242,9 +244,13 @@ class SufficientStatistics:
         Parameters
         ----------
         alpha : float
-            L2 penalty, as the estimator's ``alpha``.
+            L2 penalty (the smooth part of the estimator's penalty).
         fit_intercept : bool
             Whether the model has an intercept (centred statistics) or not.
+        l1 : float, default=0.0
+            The l1 part of the penalty (``penalty="l1"`` or ``"elasticnet"``),
+            applied by its proximal step: a Lasso or elastic net from the
+            statistics alone.
 
         Returns
         -------
@@ -280,6 +286,7 @@ class SufficientStatistics:
             alpha=alpha,
             x_offset=x_offset,
             y_offset=y_offset,
+            l1=l1,
         )
 
     def __repr__(self) -> str:
@@ -424,7 +431,13 @@ def _snap_constant_columns(stats: SufficientStatistics, x_range, y_range) -> Non
 
 
 def statistics_objective(
-    statistics: SufficientStatistics, sampling: str, *, alpha: float, fit_intercept: bool
+    statistics: SufficientStatistics,
+    sampling: str,
+    *,
+    alpha: float,
+    fit_intercept: bool,
+    l1: float = 0.0,
+    loss: str = "squared_error",
 ) -> GramLeastSquares:
     """The objective that ``fit_from_statistics`` runs the loop on, after ``fit``'s checks.
 
@@ -435,9 +448,13 @@ def statistics_objective(
     sampling : str
         The sampling mode of the fit's optimizer; only ``"batch"`` is served.
     alpha : float
-        L2 penalty, as the estimator's ``alpha``.
+        L2 penalty (the smooth part of the estimator's penalty).
     fit_intercept : bool
         Whether the model has an intercept.
+    l1 : float, default=0.0
+        The l1 part of the penalty, applied by its proximal step.
+    loss : str, default="squared_error"
+        The estimator's ``loss``; the statistics determine the squared error only.
 
     Returns
     -------
@@ -447,11 +464,19 @@ def statistics_objective(
     Raises
     ------
     ValueError
-        If ``sampling`` is not ``"batch"``, the statistics are empty, or the
-        largest entries fail ``fit``'s magnitude checks (``fit``'s messages).
+        If ``sampling`` is not ``"batch"``, ``loss`` is not the squared
+        error, the statistics are empty, or the largest entries fail
+        ``fit``'s magnitude checks (``fit``'s messages).
     TypeError
         If ``statistics`` is not a :class:`SufficientStatistics`.
     """
+    if loss != "squared_error":
+        raise ValueError(
+            f"Sufficient statistics (X^T X, X^T y) determine the squared error only, not "
+            f"loss={loss!r}: the loss of each residual needs the rows themselves. Fit the "
+            "data in memory, or stream the chunks through partial_fit (on Dask: "
+            "dask_ml.wrappers.Incremental(GradientDescentRegressor(loss=...)))."
+        )
     if sampling != "batch":
         raise ValueError(
             "Sufficient statistics only serve the full-batch optimizer (sampling='batch'), "
@@ -460,7 +485,7 @@ def statistics_objective(
     if not isinstance(statistics, SufficientStatistics):
         raise TypeError(f"Expected SufficientStatistics, got {type(statistics).__name__}.")
     _check_magnitudes(statistics)
-    return statistics.to_objective(alpha=alpha, fit_intercept=fit_intercept)
+    return statistics.to_objective(alpha=alpha, fit_intercept=fit_intercept, l1=l1)
 
 
 def _check_magnitudes(statistics: SufficientStatistics, *, small: bool = True) -> None:

@@ -18,6 +18,7 @@ import numbers
 import textwrap
 import warnings
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -27,8 +28,10 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from gdreg._estimator import GradientDescentRegressor
 from gdreg._loop import DivergenceError
-from gdreg._loss import SquaredLoss
+from gdreg._loss import Loss, is_squared, make_loss
+from gdreg._penalty import split
 from gdreg._reference import normal_equation
+from gdreg._warnings import warn_at_caller
 
 __all__ = ["ConvergenceDisplay", "CostSurfaceDisplay", "LearningRateDisplay"]
 
@@ -95,13 +98,24 @@ def _use_log_scale(curves, log_scale) -> bool:
 
 
 class ConvergenceDisplay:
-    """The loss curve of one or several fits, optionally with the stopping quantity.
+    r"""The loss curve of one or several fits, optionally with the stopping quantity.
 
-    The left (or only) axes shows ``loss_curve_`` against the epoch. With
-    ``show_change=True`` a second axes shows ``change_curve_``, the quantity
-    the stopping rule compares with ``tol`` (a bound on the scale-free
-    distance to the exact solution), on a log scale, with ``tol`` as a
-    dashed line: the fit stops at the first epoch below it.
+    The left (or only) axes shows ``loss_curve_`` against the epoch: the
+    objective each estimator minimises, with its own ``loss`` and
+    ``penalty``,
+
+    .. math:: J(w, b) = \frac{1}{S} \sum_i s_i\, \ell(x_i^\top w + b, y_i)
+              + \frac{l_2}{2} \lVert w \rVert_2^2 + l_1 \lVert w \rVert_1
+
+    (see :class:`CostSurfaceDisplay` for :math:`l_2, l_1`), as the estimator
+    recorded it: :math:`J` after each epoch for full-batch descent and SVRG,
+    the running mean over the epoch for the other stochastic rules. When
+    the fits share a :math:`J` other than least squares, the title names it.
+
+    With ``show_change=True`` a second axes shows ``change_curve_``, the
+    quantity the stopping rule compares with ``tol`` (a bound on the
+    scale-free distance to the exact solution), on a log scale, with ``tol``
+    as a dashed line: the fit stops at the first epoch below it.
 
     Build it with :meth:`from_estimator` or :meth:`from_estimators`.
 
@@ -115,6 +129,8 @@ class ConvergenceDisplay:
         The stopping quantity of each fit (``change_curve_``).
     tols : list of float or None, default=None
         The ``tol`` of each fit (``None`` entries draw no line).
+    objective : str or None, default=None
+        :math:`J` in words, drawn as the title (``None``: no title).
 
     Attributes
     ----------
@@ -143,7 +159,8 @@ class ConvergenceDisplay:
     ('epoch', 'log')
     """
 
-    def __init__(self, *, loss_curves, names, change_curves=None, tols=None):
+    def __init__(self, *, loss_curves, names, change_curves=None, tols=None, objective=None):
+        self.objective = objective
         self.loss_curves = [np.asarray(c, dtype=float) for c in loss_curves]
         self.names = list(names)
         self.change_curves = (
@@ -237,6 +254,7 @@ class ConvergenceDisplay:
             names=[str(n) for n in names],
             change_curves=[e.change_curve_ for e in fitted],
             tols=[e.tol for e in fitted],
+            objective=_shared_description(fitted),
         )
         return display.plot(ax=ax, show_change=show_change, log_scale=log_scale, **kwargs)
 
@@ -279,6 +297,8 @@ class ConvergenceDisplay:
             loss_ax.set_yscale("log")
         loss_ax.set_xlabel("epoch")
         loss_ax.set_ylabel("objective J (loss_curve_)")
+        if self.objective:
+            loss_ax.set_title(textwrap.fill(f"J = {self.objective}", width=60), fontsize=10)
         loss_ax.legend()
 
         self.change_lines_, self.tol_lines_ = [], []
@@ -371,16 +391,31 @@ def _default_params(estimator) -> tuple:
 class CostSurfaceDisplay:
     r"""The objective over one or two parameters, with the descent path on it.
 
-    Two parameters: contour lines of
+    Two parameters: contour lines of the objective the estimator minimises,
+    with its ``loss`` and ``penalty``,
 
-    .. math:: J(w, b) = \frac{1}{2S} \sum_i s_i (y_i - x_i^\top w - b)^2
-              + \frac{\alpha}{2} \lVert w \rVert^2
+    .. math:: J(w, b) = \frac{1}{S} \sum_i s_i\, \ell(x_i^\top w + b, y_i)
+              + \frac{l_2}{2} \lVert w \rVert_2^2 + l_1 \lVert w \rVert_1,
 
-    over the chosen pair, every other parameter held at the fitted value (a
-    slice through the fit); the recorded ``coef_path_`` / ``intercept_path_``
-    projected onto the pair; and the closed-form optimum
-    (:func:`gdreg.normal_equation`) as a star. One parameter: the same slice is
-    a parabola, with the iterates drawn as points on it.
+    :math:`(l_2, l_1)` = ``(alpha, 0)`` for ``penalty="l2"``, ``(0, alpha)``
+    for ``"l1"``, ``alpha * (1 - l1_ratio, l1_ratio)`` for ``"elasticnet"``
+    (the default is least squares, :math:`\ell = \tfrac12 (y - p)^2`, with
+    :math:`l_2` = ``alpha``), over the chosen pair, every other parameter
+    held at the fitted value (a slice through the fit); the recorded
+    ``coef_path_`` / ``intercept_path_`` projected onto the pair; and the
+    optimum of the same :math:`J` as a star. One parameter: the same slice
+    is a curve (a parabola for least squares), with the iterates drawn as
+    points on it. When :math:`J` is not least squares, the title says which
+    it is.
+
+    The optimum is the closed form (:func:`gdreg.normal_equation`) for least
+    squares. Otherwise it is found numerically to round-off: by a clone of
+    the estimator fitted full batch with ``tol=1e-10`` for the losses with a
+    Lipschitz derivative (``"huber"``, ``"squared_epsilon_insensitive"``, and
+    the squared error with an l1 part), and by a linear program for
+    ``"epsilon_insensitive"`` without an L2 part. For ``"epsilon_insensitive"``
+    with an L2 part (a quadratic program) no optimum is drawn
+    (``optimum=None``): no solver here finds it to round-off.
 
     Which parameters are drawn is chosen with ``params``; by default the
     slope and the intercept of a one-feature model, else ``coef[0]`` and
@@ -406,10 +441,14 @@ class CostSurfaceDisplay:
     path : ndarray of shape (n_points, n_params) or None
         The iterates, one row per epoch (and the start).
     optimum : ndarray of shape (n_params,) or None
-        The closed-form optimum.
+        The optimum of :math:`J`.
     held : str or None, default=None
         Which other parameters are held, and where (drawn as the title);
         ``None`` when the chosen parameters are all there are.
+    objective : str or None, default=None
+        :math:`J` in words, drawn as the title (``None``: least squares, no title).
+    optimum_label : str, default="closed-form optimum"
+        The legend of the optimum: how it was found.
 
     Attributes
     ----------
@@ -420,7 +459,7 @@ class CostSurfaceDisplay:
     path_line_ : matplotlib Line2D or None
         The descent path.
     optimum_marker_ : matplotlib Line2D or None
-        The closed-form optimum.
+        The optimum.
     ax_ : matplotlib Axes
     figure_ : matplotlib Figure
 
@@ -452,13 +491,26 @@ class CostSurfaceDisplay:
     'coef[2] to coef[9] and the intercept held at their fitted values'
     """
 
-    def __init__(self, *, grid, values, param_names, path=None, optimum=None, held=None):
+    def __init__(
+        self,
+        *,
+        grid,
+        values,
+        param_names,
+        path=None,
+        optimum=None,
+        held=None,
+        objective=None,
+        optimum_label="closed-form optimum",
+    ):
         self.grid = [np.asarray(g, dtype=float) for g in grid]
         self.values = np.asarray(values, dtype=float)
         self.param_names = list(param_names)
         self.path = None if path is None else np.asarray(path, dtype=float)
         self.optimum = None if optimum is None else np.asarray(optimum, dtype=float)
         self.held = held
+        self.objective = objective
+        self.optimum_label = optimum_label
 
     @classmethod
     def from_estimator(
@@ -521,8 +573,19 @@ class CostSurfaceDisplay:
 
     @classmethod
     def _compute(
-        cls, estimator, X, y, *, params, sample_weight, target, grid_resolution, margin
+        cls,
+        estimator,
+        X,
+        y,
+        *,
+        params,
+        sample_weight,
+        target,
+        grid_resolution,
+        margin,
+        optimum: _Optimum | None = None,
     ) -> CostSurfaceDisplay:
+        """The display's data; ``optimum``: the minimiser of J when the caller has it already."""
         _check_grid(grid_resolution, margin)
         _check_has_curves(estimator)
         predictions = np.asarray(estimator.predict(X))  # X as fitted (keeps feature names)
@@ -541,34 +604,37 @@ class CostSurfaceDisplay:
         two_d_coef = np.ndim(estimator.coef_) == 2
         pick = _picker(two_d_coef, target)
         fitted = np.array([pick(estimator.coef_, estimator.intercept_, c) for c in chosen])
-        opt_coef, opt_intercept = normal_equation(
-            X,
-            Y if two_d_coef else Y[:, 0],
-            fit_intercept=estimator.fit_intercept,
-            alpha=estimator.alpha,
-            sample_weight=sample_weight,
-        )
-        optimum = np.array([pick(opt_coef, opt_intercept, c) for c in chosen])
+        objective = _objective_of(estimator)
+        if optimum is None:
+            y_fit = Y if two_d_coef else Y[:, 0]
+            optimum = _optimum(estimator, X, y_fit, sample_weight, objective)
+        optimum_point = None
+        if optimum is not None:
+            optimum_point = np.array([pick(optimum.coef, optimum.intercept, c) for c in chosen])
         path = None
         if hasattr(estimator, "coef_path_"):
             path = np.column_stack(
                 [pick(estimator.coef_path_, estimator.intercept_path_, c) for c in chosen]
             )
 
-        points = [fitted, optimum] + ([] if path is None else list(path))
+        points = [fitted] + ([] if optimum is None else [optimum_point])
+        points += [] if path is None else list(path)
         grid = _grid_around(np.array(points), margin, grid_resolution)
         prediction = predictions.reshape(len(Y), -1)[:, target].astype(np.float64)
         columns = [_column(X, c) for c in chosen]
         values = _objective_slice(
-            prediction, Y[:, target], columns, weights, grid, fitted, chosen, estimator, pick
-        )
+            prediction, Y[:, target], columns, weights, grid, fitted, chosen, estimator, pick,
+            objective,
+        )  # fmt: skip
         return cls(
             grid=grid,
             values=values,
             param_names=[_param_label(c, estimator) for c in chosen],
             path=path,
-            optimum=optimum,
+            optimum=optimum_point,
             held=_held_note(chosen, estimator),
+            objective=objective.description,
+            optimum_label="closed-form optimum" if optimum is None else optimum.label,
         )
 
     def plot(self, ax=None, *, levels: int = 15, path_kwargs=None):
@@ -599,7 +665,7 @@ class CostSurfaceDisplay:
             if self.optimum is not None:
                 (self.optimum_marker_,) = ax.plot(
                     *self.optimum, marker="*", markersize=16, color="black", linestyle="none",
-                    label="closed-form optimum",
+                    label=self.optimum_label,
                 )  # fmt: skip
             ax.set_ylabel(self.param_names[1])
         else:
@@ -614,14 +680,16 @@ class CostSurfaceDisplay:
                 floor = float(np.interp(self.optimum[0], self.grid[0], self.values))
                 (self.optimum_marker_,) = ax.plot(
                     self.optimum[0], floor, marker="*", markersize=16, color="black",
-                    linestyle="none", label="closed-form optimum",
+                    linestyle="none", label=self.optimum_label,
                 )  # fmt: skip
             ax.set_ylabel("objective J")
         ax.set_xlabel(self.param_names[0])
+        title = [textwrap.fill(f"J = {self.objective}", width=60)] if self.objective else []
         if self.held:
             drawn = " and ".join(self.param_names)
-            note = textwrap.fill(f"({self.held})", width=60)
-            ax.set_title(f"J over {drawn}\n{note}", fontsize=10)
+            title += [f"J over {drawn}", textwrap.fill(f"({self.held})", width=60)]
+        if title:
+            ax.set_title("\n".join(title), fontsize=10)
         ax.legend(loc="best")
         self.ax_, self.figure_ = ax, ax.figure
         return self
@@ -703,35 +771,201 @@ def _column(X, index) -> np.ndarray:
     return np.asarray(column.toarray()).ravel() if sp.issparse(column) else np.asarray(column)
 
 
-#: The loss the estimator fits (:class:`gdreg._objective.LeastSquares`'s default).
-_LOSS = SquaredLoss()
+class _Objective(NamedTuple):
+    r"""What an estimator minimises, :math:`J = \frac{1}{S}\sum_i s_i \ell_i + R(w)`.
+
+    :math:`R(w) = \tfrac{l_2}{2} \lVert w \rVert_2^2 + l_1 \lVert w \rVert_1`
+    with ``(l2, l1)`` from :func:`gdreg._penalty.split` of the estimator's
+    ``penalty``, ``alpha`` and ``l1_ratio``; the intercept is not penalised.
+    """
+
+    loss: Loss
+    l2: float
+    l1: float
+    #: J in words for titles; None for least squares (squared error, L2 or no
+    #: penalty), whose pictures say nothing more than they always did.
+    description: str | None
+
+    @property
+    def closed_form(self) -> bool:
+        """Whether J is least squares, minimised by the normal equation."""
+        return is_squared(self.loss) and not self.l1
+
+    def value(self, X, y, coef, intercept, sample_weight) -> float:
+        """J at ``(coef, intercept)`` for a single-target fit."""
+        prediction = np.asarray(X @ coef).ravel() + intercept
+        return self.loss.objective_value(prediction, y, sample_weight, coef, self.l2, l1=self.l1)
 
 
-def _objective_slice(prediction, target, columns, weights, grid, fitted, chosen, estimator, pick):
+_LOSS_WORDS = {
+    "squared_error": "squared error",
+    "huber": "huber loss",
+    "epsilon_insensitive": "epsilon-insensitive loss",
+    "squared_epsilon_insensitive": "squared epsilon-insensitive loss",
+}
+
+
+def _objective_of(estimator) -> _Objective:
+    """The estimator's loss and penalty (an estimator pickled before they existed fitted
+    least squares with an L2 penalty: the defaults)."""
+    name = getattr(estimator, "loss", "squared_error")
+    epsilon = getattr(estimator, "epsilon", 0.1)
+    penalty = getattr(estimator, "penalty", "l2")
+    l1_ratio = getattr(estimator, "l1_ratio", 0.15)
+    alpha = getattr(estimator, "alpha", 0.0)
+    loss = make_loss(name, epsilon)
+    l2, l1 = split(penalty, alpha, l1_ratio)
+    if is_squared(loss) and not l1:
+        return _Objective(loss, l2, l1, None)
+    words = _LOSS_WORDS[name] if is_squared(loss) else f"{_LOSS_WORDS[name]} (epsilon={epsilon:g})"
+    if not (l2 or l1):
+        words += ", no penalty"
+    elif penalty == "elasticnet":
+        words += f" + elastic-net penalty (alpha={alpha:g}, l1_ratio={l1_ratio:g})"
+    else:
+        words += f" + {penalty.upper()} penalty (alpha={alpha:g})"
+    return _Objective(loss, l2, l1, words)
+
+
+def _shared_description(estimators) -> str | None:
+    """The objective in words when every estimator minimises the same one, else None."""
+    descriptions = {_objective_of(e).description for e in estimators}
+    return descriptions.pop() if len(descriptions) == 1 else None
+
+
+class _Optimum(NamedTuple):
+    """The minimiser of J, shaped as the estimator's ``coef_`` and ``intercept_``."""
+
+    coef: np.ndarray
+    intercept: np.ndarray | float
+    #: The legend of its marker: how it was found.
+    label: str
+
+
+#: ``tol`` of the reference fit that locates the optimum of a J without a closed form:
+#: far below anything a display resolves (the stopping bound is scale-free).
+REFERENCE_TOL = 1e-10
+
+
+def _optimum(estimator, X, y, sample_weight, objective: _Objective) -> _Optimum | None:
+    """The minimiser of the estimator's J on ``(X, y)``, found to round-off; None if out of reach.
+
+    - least squares: the normal equation;
+    - a loss with a Lipschitz derivative (with or without an l1 part): a
+      clone of the estimator, full batch with ``learning_rate="auto"`` (FISTA
+      in standardised coordinates) and ``tol=REFERENCE_TOL``;
+    - ``epsilon_insensitive`` with no L2 part: a linear program, solved exactly;
+    - ``epsilon_insensitive`` with an L2 part (a quadratic program): None.
+      No solver here finds it to round-off (the estimator's own fit of a loss
+      with kinks is no reference for it).
+
+    ``X`` is the checked float64 data; ``y`` has the shape of the fit's targets.
+    """
+    fit_intercept = estimator.fit_intercept
+    if objective.closed_form:
+        coef, intercept = normal_equation(
+            X, y, fit_intercept=fit_intercept, alpha=objective.l2, sample_weight=sample_weight
+        )
+        return _Optimum(coef, intercept, "closed-form optimum")
+    if objective.loss.smooth:
+        reference = clone(estimator).set_params(
+            optimizer="batch", learning_rate="auto", tol=REFERENCE_TOL, max_iter=None,
+            record_path=False, warm_start=False, early_stopping=False, verbose=0,
+        )  # fmt: skip
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # said below, in these terms
+            reference.fit(X, y, sample_weight=sample_weight)
+        if not reference.converged_:
+            warn_at_caller(
+                f"The reference fit that locates the optimum of J stopped after "
+                f"{reference.n_iter_} epochs above tol={REFERENCE_TOL:g}: the optimum "
+                "drawn is approximate."
+            )
+        return _Optimum(reference.coef_, reference.intercept_, "numerical optimum")
+    if objective.l2:
+        return None
+    weights = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, float)
+    Y = np.asarray(y, dtype=np.float64)
+    coef, intercept = _epsilon_insensitive_optimum(
+        X, Y.reshape(len(Y), -1), weights, objective.loss.epsilon, objective.l1, fit_intercept
+    )
+    if Y.ndim == 1:
+        coef, intercept = coef[0], intercept[0]
+    return _Optimum(coef, intercept if fit_intercept else 0.0, "optimum (linear program)")
+
+
+def _epsilon_insensitive_optimum(X, Y, weights, epsilon, l1, fit_intercept):
+    r"""The exact minimiser of the epsilon-insensitive loss plus ``l1 |w|_1``: a linear program.
+
+    Per target, with :math:`w = p - q`, :math:`p, q \ge 0` (at the optimum
+    one of :math:`p_j, q_j` is zero, so :math:`\sum_j p_j + q_j = \lVert w
+    \rVert_1`), the intercept :math:`b` and slacks :math:`e_i \ge 0`:
+
+    .. math::
+
+        \min \sum_i c_i e_i + l_1 \sum_j (p_j + q_j) \quad \text{s.t.} \quad
+        \pm (x_i^\top w + b - y_i) - e_i \le \epsilon,
+
+    :math:`c_i = s_i / S`. HiGHS returns a vertex: exact to round-off.
+
+    Returns
+    -------
+    coef : ndarray of shape (n_targets, n_features)
+    intercept : ndarray of shape (n_targets,)
+    """
+    from scipy.optimize import linprog  # only this case needs scipy.optimize (slow to import)
+
+    n, d = X.shape
+    X = sp.csr_matrix(X)
+    ones = sp.csr_matrix(np.ones((n, 1 if fit_intercept else 0)))
+    slack = sp.identity(n, format="csr")
+    A = sp.vstack(
+        [sp.hstack([X, -X, ones, -slack]), sp.hstack([-X, X, -ones, -slack])], format="csr"
+    )
+    n_intercept = ones.shape[1]
+    cost = np.concatenate(
+        [np.full(2 * d, float(l1)), np.zeros(n_intercept), weights / weights.sum()]
+    )
+    bounds = [(0, None)] * (2 * d) + [(None, None)] * n_intercept + [(0, None)] * n
+    coefs, intercepts = [], []
+    for y in Y.T:
+        result = linprog(
+            cost, A_ub=A, b_ub=np.concatenate([epsilon + y, epsilon - y]), bounds=bounds,
+            method="highs",
+        )  # fmt: skip
+        if result.status != 0:
+            raise RuntimeError(f"The linear program for the optimum failed: {result.message}")
+        coefs.append(result.x[:d] - result.x[d : 2 * d])
+        intercepts.append(result.x[2 * d] if fit_intercept else 0.0)
+    return np.array(coefs), np.array(intercepts)
+
+
+def _objective_slice(
+    prediction, target, columns, weights, grid, fitted, chosen, estimator, pick, objective
+):
     """J on the grid, the other parameters held at the fit.
 
     Moving the chosen parameters by ``delta`` moves the predictions by
     ``U @ delta`` (``U`` the chosen columns); the loss evaluates that affine
-    family of predictions (:meth:`gdreg._loss.Loss.affine_values`).
+    family of predictions (:meth:`gdreg._loss.Loss.affine_values`). The
+    penalty is that of the full coefficient vector with the chosen
+    coefficients replaced by the grid's.
     """
     U = np.column_stack(columns)
-    alpha = float(estimator.alpha)
-    coef_sq = float(np.sum(np.square(pick(estimator.coef_, estimator.intercept_, slice(None)))))
+    coef = pick(estimator.coef_, estimator.intercept_, slice(None))
     mesh = np.meshgrid(*grid) if len(grid) == 2 else [grid[0]]
     deltas = np.stack([np.ravel(m - f) for m, f in zip(mesh, fitted, strict=True)])
-    values = _LOSS.affine_values(prediction, target, weights / weights.sum(), U, deltas)
+    values = objective.loss.affine_values(prediction, target, weights / weights.sum(), U, deltas)
     values = values.reshape(mesh[0].shape)
-    penalty = coef_sq
+    squares, absolutes = float(np.sum(np.square(coef))), float(np.sum(np.abs(coef)))
     for j, index in enumerate(chosen):
         if index != "intercept":
-            penalty = penalty - fitted[j] ** 2 + mesh[j] ** 2
-    return values + 0.5 * alpha * penalty
-
-
-def _objective_value(X, y, coef, intercept, sample_weight, alpha: float) -> float:
-    """J at ``(coef, intercept)`` for a single-target fit."""
-    prediction = np.asarray(X @ coef).ravel() + intercept
-    return _LOSS.objective_value(prediction, y, sample_weight, coef, alpha)
+            squares = squares - fitted[j] ** 2 + mesh[j] ** 2
+            absolutes = absolutes - abs(fitted[j]) + np.abs(mesh[j])
+    values = values + 0.5 * objective.l2 * squares
+    if objective.l1:  # no term at all without one: least squares is drawn as it always was
+        values = values + objective.l1 * absolutes
+    return values
 
 
 def _short(value: float) -> str:
@@ -867,6 +1101,19 @@ class LearningRateDisplay:
     estimator's default ``learning_rate="auto"``, which descends in
     standardised coordinates with an accelerated rule.
 
+    :math:`J` is the objective ``estimator`` minimises, with its ``loss`` and
+    ``penalty`` (see :class:`CostSurfaceDisplay`); :math:`J^*` is its
+    minimum, from the normal equation for least squares and from a reference
+    fit with ``tol=1e-10`` otherwise, and a figure of its own names a
+    :math:`J` other than least squares in its title. For ``"huber"``,
+    :math:`L` bounds the curvature of the quadratic zone, which residuals
+    beyond ``epsilon`` do not feel: there ``2.1/L`` may well be stable, and the
+    titles say what each run did. The panels need a
+    loss with a Lipschitz derivative, so that :math:`1/L` exists:
+    ``loss="epsilon_insensitive"`` raises a ``ValueError``. ``kind="steepest"``
+    needs least squares (the one :math:`J` with a constant Hessian) and
+    raises a ``ValueError`` for any other loss or an l1 part.
+
     Build it with :meth:`from_data`.
 
     Parameters
@@ -882,8 +1129,8 @@ class LearningRateDisplay:
     surfaces : list of CostSurfaceDisplay or None, default=None
         For ``kind="path"``: the surface of each panel.
     optimum_value : float or None, default=None
-        :math:`J^*`, the objective at the closed-form optimum. ``kind="loss"``
-        draws :math:`J - J^*` when it is given, :math:`J` otherwise.
+        :math:`J^*`, the minimum of :math:`J`. ``kind="loss"`` draws
+        :math:`J - J^*` when it is given, :math:`J` otherwise.
     steepest_errors : list of ndarray or None, default=None
         For ``kind="steepest"``: per panel, the error along the steepest
         direction at the start and after each epoch.
@@ -892,6 +1139,9 @@ class LearningRateDisplay:
         each step.
     step_unit : str, default="1/L"
         How the titles name ``textbook_step``.
+    objective : str or None, default=None
+        :math:`J` in words, drawn as the title of a new figure (``None``:
+        least squares, no title).
 
     Attributes
     ----------
@@ -929,6 +1179,7 @@ class LearningRateDisplay:
         steepest_errors=None,
         textbook_step=None,
         step_unit="1/L",
+        objective=None,
     ):
         self.learning_rates = list(learning_rates)
         self.estimators = list(estimators)
@@ -939,6 +1190,7 @@ class LearningRateDisplay:
         self.steepest_errors = steepest_errors
         self.textbook_step = textbook_step
         self.step_unit = step_unit
+        self.objective = objective
 
     @classmethod
     def from_data(
@@ -970,8 +1222,9 @@ class LearningRateDisplay:
             steps that make the steepest direction crawl, vanish in one step,
             zigzag and blow up.
         estimator : GradientDescentRegressor or None, default=None
-            The model to clone (optimizer, ``alpha``, ``fit_intercept``,
-            ``tol``...); ``None`` uses ``GradientDescentRegressor()``.
+            The model to clone (optimizer, ``loss``, ``penalty``, ``alpha``,
+            ``fit_intercept``, ``tol``...); ``None`` uses
+            ``GradientDescentRegressor()``.
         max_iter : int, default=50
             Epochs per fit.
         kind : {"loss", "steepest", "path"}, default="loss"
@@ -993,6 +1246,8 @@ class LearningRateDisplay:
             raise ValueError(f"kind must be 'loss', 'steepest' or 'path', got {kind!r}.")
         y = _single_target(y)
         base = GradientDescentRegressor() if estimator is None else clone(estimator)
+        objective = _objective_of(base)
+        _check_constant_steps_apply(objective, kind)
         # the textbook step 1/L, in the units of the constant steps tried below
         textbook_step = clone(base)._textbook_auto_step(X, y, sample_weight)
         if isinstance(learning_rates, str):
@@ -1008,17 +1263,13 @@ class LearningRateDisplay:
             raise ValueError("learning_rates must be positive and finite.")
 
         X_checked = check_array(X, accept_sparse="csr", dtype=np.float64)
-        opt_coef, opt_intercept = normal_equation(
-            X_checked, y, fit_intercept=base.fit_intercept, alpha=base.alpha,
-            sample_weight=sample_weight,
-        )  # fmt: skip
-        alpha = float(base.alpha)
-        optimum_value = _objective_value(
-            X_checked, y, opt_coef, opt_intercept, sample_weight, alpha
+        optimum = _optimum(base, X_checked, y, sample_weight, objective)
+        optimum_value = objective.value(
+            X_checked, y, optimum.coef, optimum.intercept, sample_weight
         )
-        direction = (
-            _steepest_direction(X_checked, sample_weight, base) if kind == "steepest" else None
-        )
+        direction = None
+        if kind == "steepest":
+            direction = _steepest_direction(X_checked, sample_weight, base, objective.l2)
         fitted, regimes, labels, surfaces, errors = [], [], [], [], []
         for rate in learning_rates:
             model = clone(base).set_params(
@@ -1029,8 +1280,8 @@ class LearningRateDisplay:
                 est, diverged = _fit_or_last_stable(model, X, y, sample_weight, max_iter)
             start_value = None
             if est is not None:
-                start_value = _objective_value(
-                    X_checked, y, est.coef_path_[0], est.intercept_path_[0], sample_weight, alpha
+                start_value = objective.value(
+                    X_checked, y, est.coef_path_[0], est.intercept_path_[0], sample_weight
                 )
             regime, label = _outcome(est, diverged, optimum_value, start_value)
             fitted.append(est)
@@ -1039,15 +1290,17 @@ class LearningRateDisplay:
             if kind == "path" and est is not None:
                 surface = CostSurfaceDisplay._compute(
                     est, X, y, params=params, sample_weight=sample_weight, target=0,
-                    grid_resolution=80, margin=0.25,
+                    grid_resolution=80, margin=0.25, optimum=optimum,
                 )  # fmt: skip
                 if regime == "diverged":
-                    surface = _cut_diverging_path(surface, est, X, y, params, sample_weight)
+                    surface = _cut_diverging_path(
+                        surface, est, X, y, params, sample_weight, optimum
+                    )
                 surfaces.append(surface)
             elif kind == "path":
                 surfaces.append(None)
             if kind == "steepest":
-                errors.append(None if est is None else _error_along(est, opt_coef, direction))
+                errors.append(None if est is None else _error_along(est, optimum.coef, direction))
         display = cls(
             learning_rates=learning_rates,
             estimators=fitted,
@@ -1058,6 +1311,7 @@ class LearningRateDisplay:
             steepest_errors=errors if kind == "steepest" else None,
             textbook_step=textbook_step,
             step_unit="1/L" if _sampling(base) == "batch" else "1/L(B)",
+            objective=objective.description,
         )
         return display.plot(axes=axes)
 
@@ -1084,15 +1338,18 @@ class LearningRateDisplay:
         for i, ax in enumerate(axes):
             self.lines_.append(self._plot_panel(ax, i))
             ax.set_title(f"{self._step_title(i)}\n{self.labels[i]}", fontsize=10)
+        notes = [f"J = {self.objective}"] if self.objective else []
         if self.surfaces is None:
             self._share_y(axes)
         else:
             held = next((s.held for s in self.surfaces if s is not None and s.held), None)
             if held and new_figure:
-                axes[0].figure.suptitle(f"Slices of J: {held}", fontsize=10)
+                notes.append(f"Slices of J: {held}")
             elif held:
                 for ax in axes:
                     ax.set_title(f"{ax.get_title()}\n({held})", fontsize=10)
+        if notes and new_figure:  # a figure of its own says what J is
+            axes[0].figure.suptitle("\n".join(notes), fontsize=10)
         self.axes_, self.figure_ = axes, axes[0].figure
         return self
 
@@ -1184,13 +1441,35 @@ class LearningRateDisplay:
                 ax.set_ylim(lo - pad, hi + pad)
 
 
+def _check_constant_steps_apply(objective: _Objective, kind: str) -> None:
+    """Refuse the objectives whose panels would not mean what the titles say."""
+    if not objective.loss.smooth:
+        raise ValueError(
+            "LearningRateDisplay compares constant steps in units of 1/L, L the largest "
+            "curvature of J; loss='epsilon_insensitive' has kinks, so J has no such curvature "
+            "and no constant step converges on it. Use a loss with a Lipschitz derivative "
+            "('squared_error', 'huber' or 'squared_epsilon_insensitive'), or draw this fit with "
+            "ConvergenceDisplay or CostSurfaceDisplay."
+        )
+    if kind == "steepest" and not objective.closed_form:
+        raise ValueError(
+            "kind='steepest' follows the top eigenvector of the constant Hessian of least "
+            "squares (squared error with an L2 penalty or none), along which plain gradient "
+            f"descent has the error (1 - eta L)^k; here J is {objective.description}. "
+            "Use kind='loss' or kind='path'."
+        )
+
+
 def _sampling(estimator) -> str:
     optimizer = estimator.optimizer
     return optimizer if isinstance(optimizer, str) else getattr(optimizer, "sampling", "batch")
 
 
-def _steepest_direction(X, sample_weight, estimator) -> np.ndarray:
-    """The top eigenvector of J's Hessian in the coefficients (centred with an intercept)."""
+def _steepest_direction(X, sample_weight, estimator, l2: float) -> np.ndarray:
+    """The top eigenvector of J's Hessian in the coefficients (centred with an intercept).
+
+    J is least squares with the L2 strength ``l2`` (the only J with one constant Hessian).
+    """
     weights = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, float)
     total = weights.sum()
     if sp.issparse(X):
@@ -1201,7 +1480,7 @@ def _steepest_direction(X, sample_weight, estimator) -> np.ndarray:
     if estimator.fit_intercept:
         mean = np.asarray(weights @ X).ravel() / total
         hessian = hessian - np.outer(mean, mean)
-    hessian = hessian + float(estimator.alpha) * np.eye(X.shape[1])
+    hessian = hessian + float(l2) * np.eye(X.shape[1])
     _, vectors = np.linalg.eigh(hessian)
     return vectors[:, -1]
 
@@ -1216,15 +1495,14 @@ def _error_along(estimator, optimum_coef, direction) -> np.ndarray:
     return errors
 
 
-def _cut_diverging_path(surface, est, X, y, params, sample_weight):
+def _cut_diverging_path(surface, est, X, y, params, sample_weight, optimum):
     """Keep the diverging path while it stays within 3x its starting distance."""
-    path, optimum = surface.path, surface.optimum
-    distance = np.linalg.norm(path - optimum, axis=1)
+    distance = np.linalg.norm(surface.path - surface.optimum, axis=1)
     inside = np.nonzero(distance > 3 * max(distance[0], 1e-12))[0]
-    stop = max(int(inside[0]) if inside.size else len(path), 2)
+    stop = max(int(inside[0]) if inside.size else len(surface.path), 2)
     trimmed = clone(est).set_params(max_iter=max(stop - 1, 1), tol=None)
     trimmed.fit(X, y, sample_weight=sample_weight)
     return CostSurfaceDisplay._compute(
         trimmed, X, y, params=params, sample_weight=sample_weight, target=0,
-        grid_resolution=80, margin=0.25,
+        grid_resolution=80, margin=0.25, optimum=optimum,
     )  # fmt: skip

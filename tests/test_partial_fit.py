@@ -756,8 +756,49 @@ def test_set_verbose_and_record_path_mid_stream_apply(capsys):
     np.testing.assert_array_equal(reg.coef_path_[-1], reg.coef_)
 
 
+def test_set_loss_and_penalty_mid_stream_apply_at_the_next_call():
+    # one full-batch step of the Huber loss, then the l1 soft-threshold, written out here
+    X, y = _problem(n=90, d=3)
+    reg = GradientDescentRegressor(learning_rate="constant", eta0=0.05, shuffle=False)
+    reg.partial_fit(X[:45], y[:45])
+    x_off, y_off = X[:45].mean(axis=0), y[:45].mean()
+    w = reg.coef_.copy()
+    b = reg.intercept_ - y_off + x_off @ w  # the stream's centred intercept
+    reg.set_params(loss="huber", epsilon=0.5, penalty="l1", alpha=0.2)
+    reg.partial_fit(X[45:], y[45:])
+    Xc, yc = X[45:] - x_off, y[45:] - y_off
+    psi = np.clip(Xc @ w + b - yc, -0.5, 0.5)
+    w = w - 0.05 * (Xc.T @ psi) / 45
+    b = b - 0.05 * psi.mean()
+    w = np.sign(w) * np.maximum(np.abs(w) - 0.05 * 0.2, 0.0)
+    np.testing.assert_allclose(reg.coef_, w, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(reg.intercept_, b + y_off - x_off @ w, rtol=1e-12)
+
+
+def test_early_stopping_parameters_do_not_change_a_stream():
+    # like SGDRegressor.partial_fit: no validation split is held out of a chunk
+    X, y = _problem(n=90, d=3)
+    plain = GradientDescentRegressor(optimizer="minibatch", random_state=0)
+    early = GradientDescentRegressor(
+        optimizer="minibatch", random_state=0, early_stopping=True, validation_fraction=0.5,
+        n_iter_no_change=1,
+    )  # fmt: skip
+    for rows in _chunks(90, 30) * 3:
+        plain.partial_fit(X[rows], y[rows])
+        early.partial_fit(X[rows], y[rows])
+    np.testing.assert_array_equal(plain.coef_, early.coef_)
+    assert not hasattr(early, "validation_scores_")
+
+
 def test_every_parameter_has_a_mid_stream_test():
     covered = set(APPLIED_BETWEEN_CALLS) | {
+        "loss",
+        "epsilon",
+        "penalty",
+        "l1_ratio",
+        "early_stopping",
+        "validation_fraction",
+        "n_iter_no_change",
         "fit_intercept",
         "random_state",
         "shuffle",

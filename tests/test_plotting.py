@@ -561,3 +561,263 @@ def test_last_stable_fit_recognises_divergence_by_type(two_features):
     with pytest.raises(ValueError, match="not a divergence") as info:
         _fit_or_last_stable(_OtherError(max_iter=10), X, y, None, 10)
     assert not isinstance(info.value, DivergenceError)
+
+
+# -- the objective actually minimised: loss and penalty (issue #15) ---------------------
+def huber_elasticnet(X, y, coef, intercept, *, epsilon, alpha, l1_ratio, sample_weight=None):
+    """J of SGDRegressor(loss="huber", penalty="elasticnet"), from sklearn's definitions.
+
+    Weighted mean of the Huber loss of ``r = y - p`` (``r^2 / 2`` for ``|r| <= epsilon``,
+    ``epsilon |r| - epsilon^2 / 2`` beyond) plus
+    ``alpha * (l1_ratio |w|_1 + (1 - l1_ratio) |w|_2^2 / 2)``.
+    """
+    s = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    r = y - X @ coef - intercept
+    a = np.abs(r)
+    loss = np.where(a <= epsilon, 0.5 * r**2, epsilon * a - 0.5 * epsilon**2)
+    penalty = l1_ratio * np.abs(coef).sum() + 0.5 * (1 - l1_ratio) * coef @ coef
+    return s @ loss / s.sum() + alpha * penalty
+
+
+def minimise_huber_elasticnet(X, y, *, epsilon, alpha, l1_ratio, sample_weight=None):
+    """The minimiser by scipy's L-BFGS-B, independent of gdreg.
+
+    ``w = p - q`` with ``p, q >= 0`` turns ``|w|_1`` into the smooth ``sum(p + q)``.
+    """
+    from scipy.optimize import minimize
+
+    d = X.shape[1]
+    s = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    s = s / s.sum()
+    l1, l2 = alpha * l1_ratio, alpha * (1 - l1_ratio)
+
+    def value_and_gradient(z):
+        coef, intercept = z[:d] - z[d : 2 * d], z[2 * d]
+        r = X @ coef + intercept - y
+        a = np.abs(r)
+        loss = np.where(a <= epsilon, 0.5 * r**2, epsilon * a - 0.5 * epsilon**2)
+        value = s @ loss + 0.5 * l2 * coef @ coef + l1 * z[: 2 * d].sum()
+        dloss = s * np.clip(r, -epsilon, epsilon)
+        g = X.T @ dloss + l2 * coef
+        return value, np.concatenate([g + l1, -g + l1, [dloss.sum()]])
+
+    bounds = [(0, None)] * (2 * d) + [(None, None)]
+    result = minimize(
+        value_and_gradient, np.zeros(2 * d + 1), jac=True, method="L-BFGS-B", bounds=bounds,
+        options={"ftol": 1e-15, "gtol": 1e-12, "maxiter": 10_000},
+    )  # fmt: skip
+    return result.x[:d] - result.x[d : 2 * d], result.x[2 * d], result.fun
+
+
+ROBUST = {"loss": "huber", "epsilon": 0.5, "penalty": "elasticnet", "alpha": 0.2, "l1_ratio": 0.5}
+
+
+@pytest.fixture
+def outliers():
+    """Three features, heavy-tailed noise, uneven weights: Huber differs from least squares."""
+    rng = np.random.RandomState(3)
+    X = rng.normal(size=(60, 3)) @ np.array([[1.0, 0.4, 0.0], [0.0, 0.9, 0.3], [0.0, 0.0, 1.1]])
+    y = X @ np.array([1.5, -2.0, 0.05]) + 0.7 + 0.4 * rng.standard_t(1.5, size=60)
+    return X, y, rng.uniform(0.5, 2.0, size=60)
+
+
+def robust_objective(X, y, coef, intercept, sample_weight):
+    keys = ("epsilon", "alpha", "l1_ratio")
+    return huber_elasticnet(
+        X, y, coef, intercept, sample_weight=sample_weight, **{k: ROBUST[k] for k in keys}
+    )
+
+
+def test_convergence_display_draws_the_huber_elasticnet_objective(outliers):
+    X, y, weights = outliers
+    reg = GradientDescentRegressor(**ROBUST, max_iter=15, tol=None, record_path=True)
+    reg.fit(X, y, sample_weight=weights)
+    disp = ConvergenceDisplay.from_estimator(reg)
+    # loss_curve_[k] is J after epoch k + 1: at the path point k + 1, the last at the fit
+    expected = [
+        robust_objective(X, y, coef, intercept, weights)
+        for coef, intercept in zip(reg.coef_path_[1:], reg.intercept_path_[1:], strict=True)
+    ]
+    np.testing.assert_allclose(disp.lines_[0].get_ydata(), expected, rtol=1e-10)
+    np.testing.assert_allclose(
+        expected[-1], robust_objective(X, y, reg.coef_, reg.intercept_, weights), rtol=1e-12
+    )
+    title = disp.ax_.get_title().replace("\n", " ")
+    assert title == ("J = huber loss (epsilon=0.5) + elastic-net penalty (alpha=0.2, l1_ratio=0.5)")
+    # fits of different objectives on one axes: no single J to name
+    plain = GradientDescentRegressor(max_iter=5, tol=None).fit(X, y)
+    assert ConvergenceDisplay.from_estimators([reg, plain]).ax_.get_title() == ""
+    assert ConvergenceDisplay.from_estimators([plain]).objective is None
+
+
+def test_cost_surface_draws_the_huber_elasticnet_objective(outliers):
+    X, y, weights = outliers
+    reg = GradientDescentRegressor(**ROBUST, max_iter=8, tol=None, record_path=True)
+    reg.fit(X, y, sample_weight=weights)
+    disp = CostSurfaceDisplay.from_estimator(
+        reg, X, y, params=(2, 0), sample_weight=weights, grid_resolution=25
+    )
+    gx, gy = disp.grid
+    assert gx.min() < 0 < gx.max()  # the grid crosses the kink of |coef[2]| at 0
+    for i, j in [(0, 0), (7, 18), (12, 3), (24, 24)]:
+        coef = reg.coef_.copy()
+        coef[2], coef[0] = gx[j], gy[i]
+        expected = robust_objective(X, y, coef, reg.intercept_, weights)
+        np.testing.assert_allclose(disp.values[i, j], expected, rtol=1e-10)
+    assert "J = huber loss (epsilon=0.5) + elastic-net penalty" in disp.ax_.get_title()
+    assert disp.optimum_marker_.get_label() == "numerical optimum"
+    # one parameter: the curve through the fit, and the path's heights on it
+    disp = CostSurfaceDisplay.from_estimator(
+        reg, X, y, params=("intercept",), sample_weight=weights, grid_resolution=400
+    )
+    (b,) = disp.grid
+    expected = [robust_objective(X, y, reg.coef_, value, weights) for value in b[::50]]
+    np.testing.assert_allclose(disp.values[::50], expected, rtol=1e-10)
+    at_path = [robust_objective(X, y, reg.coef_, value, weights) for value in reg.intercept_path_]
+    # heights read off the drawn curve: exact up to the chord between grid points
+    np.testing.assert_allclose(disp.path_line_.get_ydata(), at_path, rtol=1e-3)
+
+
+def test_cost_surface_marks_the_optimum_of_huber_elasticnet(outliers):
+    X, y, weights = outliers
+    keys = ("epsilon", "alpha", "l1_ratio")
+    coef, intercept, best = minimise_huber_elasticnet(
+        X, y, sample_weight=weights, **{k: ROBUST[k] for k in keys}
+    )
+    assert abs(coef[2]) < 1e-8  # the l1 part zeroes the weakest coefficient
+    reg = GradientDescentRegressor(**ROBUST, max_iter=6, tol=None, record_path=True)
+    reg.fit(X, y, sample_weight=weights)
+    disp = CostSurfaceDisplay.from_estimator(reg, X, y, params=(0, "intercept"),
+                                             sample_weight=weights)  # fmt: skip
+    np.testing.assert_allclose(disp.optimum, [coef[0], intercept], atol=1e-6)
+    # the star, the other coefficients at scipy's optimum: J there is the minimum, and
+    # smaller than at every point nearby
+    star = coef.copy()
+    star[0] = disp.optimum[0]
+    at_star = robust_objective(X, y, star, disp.optimum[1], weights)
+    np.testing.assert_allclose(at_star, best, rtol=1e-10)
+    for step in ([1e-3, 0], [-1e-3, 0], [0, 1e-3], [0, -1e-3], [1e-3, -1e-3]):
+        moved = star.copy()
+        moved[0] += step[0]
+        assert at_star < robust_objective(X, y, moved, disp.optimum[1] + step[1], weights)
+
+
+def test_cost_surface_optimum_with_an_l1_part_is_lasso():
+    from sklearn.linear_model import Lasso
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(50, 3))
+    y = X @ np.array([2.0, 0.0, -1.0]) + 0.3 + 0.5 * rng.normal(size=50)
+    reg = GradientDescentRegressor(penalty="l1", alpha=0.3, max_iter=5, tol=None)
+    disp = CostSurfaceDisplay.from_estimator(reg.fit(X, y), X, y, params=(1, 2))
+    lasso = Lasso(alpha=0.3, tol=1e-14, max_iter=100_000).fit(X, y)
+    np.testing.assert_allclose(disp.optimum, lasso.coef_[[1, 2]], atol=1e-8)
+    assert disp.optimum[0] == 0.0  # exact zero from the soft-threshold
+    assert "squared error + L1 penalty (alpha=0.3)" in disp.ax_.get_title()
+
+
+def test_cost_surface_ignores_alpha_without_a_penalty():
+    """``penalty=None`` fits least squares whatever ``alpha``: so does the optimum."""
+    from sklearn.linear_model import LinearRegression
+
+    reg = GradientDescentRegressor(penalty=None, alpha=5.0, record_path=True).fit(LINE_X, LINE_Y)
+    disp = CostSurfaceDisplay.from_estimator(reg, LINE_X, LINE_Y, grid_resolution=5)
+    exact = LinearRegression().fit(LINE_X, LINE_Y)
+    np.testing.assert_allclose(disp.optimum, [exact.coef_[0], exact.intercept_], atol=1e-9)
+    np.testing.assert_allclose(
+        disp.values[2, 1], objective(LINE_X, LINE_Y, disp.grid[0][1:2], disp.grid[1][2])
+    )
+    assert disp.objective is None and disp.optimum_marker_.get_label() == "closed-form optimum"
+
+
+def epsilon_insensitive_l1(X, y, coef, intercept, *, epsilon, alpha, sample_weight):
+    """J of SGDRegressor(loss="epsilon_insensitive", penalty="l1"): weighted mean of
+    ``max(0, |r| - epsilon)`` plus ``alpha |w|_1``."""
+    r = y - X @ coef - intercept
+    loss = np.maximum(np.abs(r) - epsilon, 0.0)
+    return sample_weight @ loss / sample_weight.sum() + alpha * np.abs(coef).sum()
+
+
+def test_cost_surface_epsilon_insensitive_optimum_is_exact(outliers):
+    X, y, weights = outliers
+    X = X[:, :2]
+    params = {"loss": "epsilon_insensitive", "epsilon": 0.3, "penalty": "l1", "alpha": 0.05}
+    reg = GradientDescentRegressor(**params, record_path=True).fit(X, y, sample_weight=weights)
+    disp = CostSurfaceDisplay.from_estimator(reg, X, y, sample_weight=weights, grid_resolution=30)
+
+    def J(coef, intercept):
+        return epsilon_insensitive_l1(
+            X, y, coef, intercept, epsilon=0.3, alpha=0.05, sample_weight=weights
+        )
+
+    gx, gy = disp.grid
+    for i, j in [(0, 0), (11, 22), (29, 29)]:
+        np.testing.assert_allclose(
+            disp.values[i, j], J(np.array([gx[j], gy[i]]), reg.intercept_), rtol=1e-10
+        )
+    assert disp.optimum_marker_.get_label() == "optimum (linear program)"
+    # the whole optimum, from the two pairs that hold it: J is convex, so it is the
+    # minimum when no point nearby is lower
+    full = CostSurfaceDisplay.from_estimator(
+        reg, X, y, params=(0, "intercept"), sample_weight=weights
+    )
+    np.testing.assert_allclose(full.optimum[0], disp.optimum[0], rtol=1e-12)
+    coef, intercept = disp.optimum, full.optimum[1]
+    optimum_value = J(coef, intercept)
+    rng = np.random.RandomState(0)
+    for step in 1e-4 * rng.normal(size=(50, 3)):
+        assert optimum_value <= J(coef + step[:2], intercept + step[2]) + 1e-15
+    assert optimum_value <= J(reg.coef_, reg.intercept_) + 1e-15
+    # with an L2 part, a quadratic program: no optimum is drawn, the surface is
+    reg = GradientDescentRegressor(loss="epsilon_insensitive", alpha=0.05, record_path=True)
+    disp = CostSurfaceDisplay.from_estimator(reg.fit(X, y), X, y, grid_resolution=10)
+    assert disp.optimum is None and disp.optimum_marker_ is None and disp.contour_ is not None
+
+
+def test_learning_rate_display_measures_huber_elasticnet_against_its_minimum(outliers):
+    X, y, weights = outliers
+    keys = ("epsilon", "alpha", "l1_ratio")
+    _, _, best = minimise_huber_elasticnet(
+        X, y, sample_weight=weights, **{k: ROBUST[k] for k in keys}
+    )
+    est = GradientDescentRegressor(**ROBUST)
+    disp = LearningRateDisplay.from_data(X, y, estimator=est, sample_weight=weights, max_iter=20)
+    np.testing.assert_allclose(disp.optimum_value, best, rtol=1e-10)
+    for fit, line, label in zip(disp.estimators, disp.lines_, disp.labels, strict=True):
+        expected = [
+            robust_objective(X, y, c, b, weights)
+            for c, b in zip(fit.coef_path_[1:], fit.intercept_path_[1:], strict=True)
+        ]
+        gap = np.asarray(expected) - best
+        drawn = line.get_ydata()
+        np.testing.assert_allclose(drawn[gap > 1e-9], gap[gap > 1e-9], rtol=1e-6)
+        if not fit.converged_:  # the gap in the title is the run's own
+            stated = float(label.split("J - J* = ")[1].split(" after")[0])
+            np.testing.assert_allclose(stated, gap[-1], rtol=0.05)
+    # the curvature bound of the Huber loss, 1, holds only inside its quadratic zone:
+    # with many residuals beyond it, even 2.1/L is stable here, and slower than 4/L
+    assert disp.regimes == ["slow"] * 4
+    faster = LearningRateDisplay.from_data(
+        X, y, estimator=est, sample_weight=weights, max_iter=20,
+        learning_rates=[4 * disp.textbook_step],
+    )  # fmt: skip
+    assert faster.regimes == ["good"]
+    assert disp.figure_.get_suptitle().startswith("J = huber loss (epsilon=0.5)")
+
+
+def test_learning_rate_display_refuses_objectives_its_panels_cannot_describe(two_features):
+    X, y = two_features
+    svr = GradientDescentRegressor(loss="epsilon_insensitive")
+    with pytest.raises(ValueError, match=r"epsilon_insensitive.*no constant step converges"):
+        LearningRateDisplay.from_data(X, y, estimator=svr, max_iter=5)
+    for est in (
+        GradientDescentRegressor(loss="huber"),
+        GradientDescentRegressor(penalty="l1", alpha=0.1),
+    ):
+        with pytest.raises(ValueError, match=r"kind='steepest'.*least squares"):
+            LearningRateDisplay.from_data(X, y, estimator=est, kind="steepest", max_iter=5)
+    # a path on the surface of a huber + l1 objective draws
+    est = GradientDescentRegressor(loss="huber", epsilon=0.3, penalty="l1", alpha=0.05)
+    disp = LearningRateDisplay.from_data(X, y, estimator=est, kind="path", max_iter=10)
+    assert all(s is not None and s.objective.startswith("huber loss") for s in disp.surfaces)
+    assert "J = huber loss (epsilon=0.3) + L1 penalty" in disp.figure_.get_suptitle()
