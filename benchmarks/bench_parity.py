@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/bench_parity.py             # 200,000 x 10, 100,000 x 100, CSR 100,000 x 10,000
+    python benchmarks/bench_parity.py         # 200,000 x 10, 100,000 x 100, CSR 100,000 x 10,000
     python benchmarks/bench_parity.py --quick     # a tenth of the rows
     python benchmarks/bench_parity.py --rounds 7
 
@@ -107,37 +107,41 @@ def loop_epoch(X, y, loss: str, penalty):
 
 def peer_epoch(X, y, loss: str, penalty, **options):
     return quiet(
-        lambda: SGDRegressor(
-            loss=loss,
-            penalty=penalty,
-            alpha=ALPHA,
-            l1_ratio=L1_RATIO,
-            epsilon=EPSILON,
-            max_iter=1,
-            tol=None,
-            random_state=0,
-            **options,
+        lambda: (
+            SGDRegressor(
+                loss=loss,
+                penalty=penalty,
+                alpha=ALPHA,
+                l1_ratio=L1_RATIO,
+                epsilon=EPSILON,
+                max_iter=1,
+                tol=None,
+                random_state=0,
+                **options,
+            )
+            .fit(X, y)
+            .coef_
         )
-        .fit(X, y)
-        .coef_
     )
 
 
 def default_fit(X, y, loss: str, penalty):
     return quiet(
-        lambda: GradientDescentRegressor(
-            optimizer="stochastic",
-            loss=loss,
-            penalty=penalty,
-            alpha=ALPHA,
-            l1_ratio=L1_RATIO,
-            epsilon=EPSILON,
-            max_iter=1,
-            tol=None,
-            random_state=0,
+        lambda: (
+            GradientDescentRegressor(
+                optimizer="stochastic",
+                loss=loss,
+                penalty=penalty,
+                alpha=ALPHA,
+                l1_ratio=L1_RATIO,
+                epsilon=EPSILON,
+                max_iter=1,
+                tol=None,
+                random_state=0,
+            )
+            .fit(X, y)
+            .coef_
         )
-        .fit(X, y)
-        .coef_
     )
 
 
@@ -151,9 +155,7 @@ def table(datasets, rounds: int) -> list[str]:
         for loss, penalty in CASES:
             methods = {
                 "epoch": loop_epoch(X, y, loss, penalty),
-                "peer epoch": peer_epoch(
-                    X, y, loss, penalty, learning_rate="constant", eta0=STEP
-                ),
+                "peer epoch": peer_epoch(X, y, loss, penalty, learning_rate="constant", eta0=STEP),
                 "fit": default_fit(X, y, loss, penalty),
                 "peer fit": peer_epoch(X, y, loss, penalty),
             }

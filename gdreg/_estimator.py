@@ -111,7 +111,10 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
     weights), and with ``penalty="l1"`` or ``"elasticnet"`` it equals
     ``Lasso(alpha=alpha)`` or ``ElasticNet(alpha=alpha, l1_ratio=l1_ratio)``.
     The intercept is not penalised. With 2-D ``y`` the objective is the sum
-    of the per-target objectives.
+    of the per-target objectives. With sample weights the loss is their
+    weighted *mean* (divided by :math:`S`, as in ``Lasso`` and ``Ridge``);
+    ``SGDRegressor`` divides by ``n_samples`` instead, so its ``alpha``
+    corresponds to gdreg's ``alpha * n_samples / S``.
 
     The intercept is handled by centring, as in
     :class:`~sklearn.linear_model.LinearRegression`: the loop runs on
@@ -193,11 +196,12 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         has not improved by ``tol`` times its value at zero for
         ``n_iter_no_change`` epochs (``SGDRegressor``'s rule).
     alpha : float, default=0.0
-        Strength of the penalty; >= 0. With the default ``penalty="l2"``,
-        equals ``Ridge(alpha=alpha * S)``.
-    loss : {"squared_error", "huber", "epsilon_insensitive", \
-            "squared_epsilon_insensitive"}, default="squared_error"
-        The per-sample loss :math:`\ell(p, y)` of ``SGDRegressor``, with
+        Strength of the penalty; >= 0. With the squared error and the
+        default ``penalty="l2"``, equals ``Ridge(alpha=alpha * S)``.
+    loss : str, default="squared_error"
+        One of ``"squared_error"``, ``"huber"``, ``"epsilon_insensitive"``,
+        ``"squared_epsilon_insensitive"``: the per-sample loss
+        :math:`\ell(p, y)` of ``SGDRegressor``, with
         :math:`r = p - y`: ``"squared_error"`` :math:`r^2 / 2`;
         ``"huber"`` :math:`r^2/2` for :math:`|r| \le \epsilon`, else
         :math:`\epsilon |r| - \epsilon^2 / 2` (robust to outliers);
@@ -225,8 +229,9 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         gradient descent, FISTA for the accelerated full batch, prox-SVRG. It
         needs such a rule: GradientDescent, AcceleratedGradient, SVRG or the
         sampling names (other rules raise a ``ValueError``).
-    l1_ratio : float, default=0.15
-        The :math:`\rho` of ``"elasticnet"``, in [0, 1].
+    l1_ratio : float or None, default=0.15
+        The :math:`\rho` of ``"elasticnet"``, in [0, 1]. ``None`` is allowed
+        for the other penalties (as in ``SGDRegressor``), which ignore it.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training rows (drawn with
         ``random_state``, as ``SGDRegressor`` draws them; the sample weights
@@ -344,7 +349,7 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         "loss": [StrOptions(set(LOSSES))],
         "epsilon": [Interval(Real, 0, None, closed="left")],
         "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
-        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both"), None],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],

@@ -39,8 +39,8 @@ import numpy as np
 
 from gdreg import _accuracy, _kernels
 from gdreg._loss import compiled_kind, is_squared
-from gdreg._penalty import min_norm_subgradient
 from gdreg._objective import GramLeastSquares
+from gdreg._penalty import min_norm_subgradient
 from gdreg.schedules import Constant, InverseSqrt, as_schedule, steps_for
 
 #: A run whose objective grows past this multiple of its reference value diverged.
@@ -294,6 +294,7 @@ def run(
     epoch_callback=None,
     certificate=None,
     n_iter_no_change: int = 5,
+    scale_short_batch: bool = False,
 ) -> LoopResult:
     """Run epochs until the stopping rule holds or ``max_iter`` epochs are done.
 
@@ -335,6 +336,13 @@ def run(
     certificate : Certificate or None
         The pieces of the error bound (:func:`gdreg._accuracy.certificate`);
         computed here when ``tol`` is set and none is given.
+    scale_short_batch : bool
+        Mini-batches: scale the step of an epoch's last, shorter batch of
+        ``b < B`` samples by ``b / B``, so that its samples move the
+        parameters as much as any other batch's (its gradient summed over its
+        samples and divided by ``B``). The ``"auto"`` step is that of a batch
+        of ``B``; a batch of a few samples is far noisier, and at that step
+        could make the iterates diverge.
     n_iter_no_change : int
         For a loss that is not smooth (no error bound): the run stops once the
         objective has not improved by ``tol`` times its value at zero for this
@@ -362,6 +370,9 @@ def run(
     n = objective.n_samples
     batch = effective_batch_size(n, sampling, batch_size)
     n_updates = updates_per_epoch(n, sampling, batch_size)
+    last_fraction = 1.0
+    if scale_short_batch and sampling == "minibatch" and n % batch:
+        last_fraction = (n % batch) / batch
     params = np.array(params0, dtype=params0.dtype, order="C", copy=True)
     if state is None:
         state = optimizer.init(params)
@@ -416,7 +427,7 @@ def run(
         limit = divergence_limit(reference)
         epoch = 0
         for epoch in range(1, max_iter + 1):
-            steps = EpochSteps(schedule, t + 1, n_updates, params.dtype)
+            steps = EpochSteps(schedule, t + 1, n_updates, params.dtype, last_fraction)
             if sampling == "batch":
                 updates, state = optimizer.update(grad, state, params, steps[0])
                 params = params + updates
@@ -586,7 +597,8 @@ class _Judge(NamedTuple):
             grad_w = grad_w * objective.column_scale[:, None]
         bound = _accuracy.error_bound(self.certificate, grad_w)
         if objective.learn_intercept and not is_squared(objective.loss):
-            intercept = np.abs(np.asarray(grad[d], dtype=np.float64)) / self.certificate.target_scale
+            scale = self.certificate.target_scale
+            intercept = np.abs(np.asarray(grad[d], dtype=np.float64)) / scale
             bound = max(bound, float(np.max(intercept, initial=0.0)))
         return bound
 
@@ -621,11 +633,13 @@ class EpochSteps:
     (array([1.        , 0.70710678, 0.57735027, 0.5       ]), 0.5, (2, 1.0, 1.0))
     """
 
-    def __init__(self, schedule, t_first: int, count: int, dtype):
+    def __init__(self, schedule, t_first: int, count: int, dtype, last_fraction: float = 1.0):
         self.schedule = schedule
         self.t_first = int(t_first)
         self.count = int(count)
         self.dtype = np.dtype(dtype)
+        #: The last update's step is the schedule's times this (a short last batch).
+        self.last_fraction = float(last_fraction)
         self._values = None
 
     @property
@@ -638,6 +652,8 @@ class EpochSteps:
     def __array__(self, dtype=None, copy=None):
         if self._values is None:
             self._values = _epoch_steps(self.schedule, self.t_first, self.count, self.dtype)
+            if self.last_fraction != 1.0 and self.count:
+                self._values[-1] *= self.last_fraction
         return self._values if dtype is None else self._values.astype(dtype, copy=False)
 
     def __getitem__(self, key):
@@ -657,8 +673,11 @@ class EpochSteps:
         ``kind`` 1 is :class:`Constant`, 2 :class:`InverseSqrt` (exact types
         only: a subclass may change ``__call__``). None also when ``eta0`` or
         ``t0`` is not in ``(0, inf)``: the steps are then left to the schedule
-        itself, whose parameter check names the bad value.
+        itself, whose parameter check names the bad value, and when the last
+        step is scaled (``last_fraction``): the kernels then read the array.
         """
+        if self.last_fraction != 1.0:
+            return None
         if type(self.schedule) is Constant:
             rule = (1, float(self.schedule.eta0), 1.0)
         elif type(self.schedule) is InverseSqrt:

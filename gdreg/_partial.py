@@ -135,6 +135,7 @@ def partial_fit(
             record_path=settings.record_path,
             verbose=settings.verbose,
             epoch_callback=lambda epoch, info: raw.append(info["params"].copy()),
+            scale_short_batch=settings.auto,
         )
         values.finished(result, raw[-1])
         return result

@@ -53,6 +53,8 @@ def split(penalty: str | None, alpha: float, l1_ratio: float) -> tuple[float, fl
     if penalty == "l1":
         return 0.0, alpha
     if penalty == "elasticnet":
+        if l1_ratio is None:
+            raise ValueError("l1_ratio must be set when penalty is 'elasticnet'; got None.")
         return alpha * (1.0 - float(l1_ratio)), alpha * float(l1_ratio)
     raise ValueError(f"penalty must be one of {PENALTIES}; got {penalty!r}.")
 

@@ -30,6 +30,13 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_array
 
 from gdreg import _accuracy, _loop
+from gdreg._loss import (
+    EpsilonInsensitive,
+    SmoothedEpsilonInsensitive,
+    SquaredLoss,
+    is_squared,
+    make_loss,
+)
 from gdreg._objective import (
     GRAM_MAX_FEATURES,
     DenseMoments,
@@ -38,6 +45,7 @@ from gdreg._objective import (
     dense_moments,
     sufficient_statistics,
 )
+from gdreg._penalty import split as split_penalty
 from gdreg._validation import (
     check_largest_magnitude,
     column_range,
@@ -49,14 +57,6 @@ from gdreg._validation import (
     summarize_columns,
     weighted_column_means,
 )
-from gdreg._loss import (
-    EpsilonInsensitive,
-    SmoothedEpsilonInsensitive,
-    SquaredLoss,
-    is_squared,
-    make_loss,
-)
-from gdreg._penalty import split as split_penalty
 from gdreg.optimizers import SVRG, AcceleratedGradient, AveragedSGD, GradientDescent, as_optimizer
 
 __all__ = [
@@ -461,13 +461,15 @@ def solve(
         epoch_callback=epoch_callback,
         certificate=certificate,
         n_iter_no_change=settings.n_iter_no_change,
+        scale_short_batch=settings.auto,
     )
     warning = None
     if settings.tol is not None and not result.converged:
         warning = _not_converged_message(
             result, max_iter, settings.tol, certificate, settings.loss, optimizer.sampling
         )
-    if certificate is not None and certificate.null_space is not None and exact_quadratic(objective):
+    singular = certificate is not None and certificate.null_space is not None
+    if singular and exact_quadratic(objective):
         # a singular design: of all minimisers, LinearRegression's (smallest |w|)
         coef_w = _accuracy.minimum_norm(certificate, objective.coef(result.params))
         params = objective.params_from_coef(coef_w, result.params[d])
@@ -487,11 +489,7 @@ _SMOOTHING_FLOOR = 1e-6
 def _smoothing_applies(objective, optimizer, settings) -> bool:
     """Whether a full-batch "auto" fit of a loss with kinks runs the continuation."""
     loss = getattr(objective, "loss", None)
-    return (
-        settings.auto
-        and optimizer.sampling == "batch"
-        and type(loss) is EpsilonInsensitive
-    )
+    return settings.auto and optimizer.sampling == "batch" and type(loss) is EpsilonInsensitive
 
 
 def _continuation(objective, optimizer, schedule, *, params0, max_iter, tol, certificate, **kwargs):

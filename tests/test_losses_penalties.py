@@ -56,13 +56,14 @@ def objective(X, y, w, coef, intercept, *, loss, epsilon, penalty, alpha, l1_rat
     r = np.asarray(X @ coef).ravel() + intercept - y
     c = w / w.sum()
     l2, l1 = penalty_strengths(penalty, alpha, l1_ratio)
-    return float(c @ loss_values(loss, r, epsilon) + 0.5 * l2 * coef @ coef + l1 * np.abs(coef).sum())
+    penalty = 0.5 * l2 * coef @ coef + l1 * np.abs(coef).sum()
+    return float(c @ loss_values(loss, r, epsilon) + penalty)
 
 
 def smooth_reference(X, y, w, *, loss, epsilon, l2, l1, fit_intercept=True):
     """The minimiser of a smooth loss (+ l2 + l1) by L-BFGS-B on w = p - q, p, q >= 0."""
     X = X.toarray() if sp.issparse(X) else X
-    n, d = X.shape
+    d = X.shape[1]
     c = w / w.sum()
     # standardised, centred units for the solver (the minimiser does not depend on them)
     mean = c @ X if fit_intercept else np.zeros(d)
@@ -440,3 +441,24 @@ def test_partial_fit_streams_with_a_robust_loss_and_an_l1_penalty():
     coef, _ = smooth_reference(Xs, y, np.ones(600), loss="huber", epsilon=1.0, l2=0.0, l1=0.05)
     # a plain decaying-step stream: near the optimum, not at it
     assert scale_free_error(Xs, y, est.coef_, coef) < 0.05
+
+
+def test_l1_ratio_none_as_sgdregressor_allows_it():
+    X, y = load_diabetes(return_X_y=True)
+    a = GradientDescentRegressor(penalty="l1", alpha=0.1, l1_ratio=None).fit(X, y)
+    b = GradientDescentRegressor(penalty="l1", alpha=0.1).fit(X, y)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    with pytest.raises(ValueError, match="l1_ratio must be set"):
+        GradientDescentRegressor(penalty="elasticnet", l1_ratio=None).fit(X, y)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_short_last_mini_batch_costs_no_stability(seed):
+    # 450 = 14 x 32 + 2: the last batch of two would take the step of a batch of 32
+    rng = np.random.RandomState(seed)
+    X = rng.standard_t(df=3, size=(450, 5))  # heavy-tailed rows: L_max >> L
+    y = X @ rng.randn(5) + 0.1 * rng.randn(450)
+    short = GradientDescentRegressor(optimizer="minibatch", random_state=seed).fit(X, y)
+    whole = GradientDescentRegressor(optimizer="minibatch", random_state=seed).fit(X[:448], y[:448])
+    assert short.converged_ and whole.converged_
+    assert short.n_iter_ <= 2 * whole.n_iter_ + 5

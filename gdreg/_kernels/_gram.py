@@ -38,13 +38,23 @@ def _gram_descent(
     losses,
     changes,
     hu,
+    thresholds,
+    proposal,
+    last_step,
 ):
     # One njit function that allocates nothing and calls no other njit function:
     # each of those compiles on its own, and the first fit of a process pays for
     # it. hessian_t (penalty included) and xty are in the optimizer's coordinates,
     # so an epoch needs no scaling; hu is a (d, k) buffer from the caller.
+    # thresholds (d,) are the l1 strengths in those coordinates (all zero: no l1
+    # part); proposal holds the last update before its proximal step and
+    # last_step[0] that update's step (the accelerated rule's restart test).
     d, k = xty.shape
     epochs = steps.shape[0]
+    shrink = False
+    for f in range(d):
+        if thresholds[f] != 0.0:
+            shrink = True
     for e in range(epochs + 1):
         # hu = H @ theta[:d], a sum of scaled rows of H^T (unit stride, vectorises)
         for f in range(d):
@@ -56,23 +66,37 @@ def _gram_descent(
                 for f in range(d):
                     hu[f, j] += hessian_t[f2, f] * uf
         if e > 0:
-            # J = (yty - 2 u.q + u.Hu) / 2: what GramLeastSquares computes, the
-            # penalty being part of H
+            # J = (yty - 2 u.q + u.Hu) / 2 + sum_f t_f |u_f|: what GramLeastSquares
+            # computes, the smooth penalty being part of H
             cross = 0.0
             quad = 0.0
             norm = 0.0
+            absolute = 0.0
             for f in range(d):
+                row = 0.0
                 for j in range(k):
                     cross += theta[f, j] * xty[f, j]
                     quad += theta[f, j] * hu[f, j]
                     norm += theta[f, j] * theta[f, j]
-            value = 0.5 * (yty_sum - 2.0 * cross + quad)
-            # the error bound of gdreg._accuracy.error_bound at the new theta
+                    row += abs(theta[f, j])
+                absolute += thresholds[f] * row
+            value = 0.5 * (yty_sum - 2.0 * cross + quad) + absolute
+            # the error bound of gdreg._accuracy.error_bound at the new theta, from
+            # the subgradient of smallest norm (gdreg._penalty.min_norm_subgradient)
             change = 0.0
             for j in range(k):
                 sq = 0.0
                 for f in range(d):
-                    g = (hu[f, j] - xty[f, j]) * grad_scale[f]
+                    g = hu[f, j] - xty[f, j]
+                    if shrink:
+                        u = theta[f, j]
+                        if u == 0.0:
+                            shrunk = abs(g) - thresholds[f]
+                            # not max(): NaN must stay NaN, as np.maximum keeps it
+                            g = (0.0 if shrunk <= 0.0 else shrunk) * np.sign(g)
+                        else:
+                            g = g + thresholds[f] * np.sign(u)
+                    g = g * grad_scale[f]
                     sq += g * g
                 if sq > 0.0:
                     change = max(change, np.sqrt(sq) * bound_factor[j])
@@ -100,12 +124,17 @@ def _gram_descent(
                     theta[f, j] = theta[f, j] + (-eta * g)
             counts[0] = 1
         else:
-            # AcceleratedGradient.update: restart when the last move went uphill
+            # AcceleratedGradient.update: restart when the last move went uphill, judged
+            # by the subgradient the proximal step certifies (the smooth gradient plus
+            # what the step removed; just the gradient without an l1 part)
             count = counts[0]
             uphill = 0.0
             for f in range(d):
                 for j in range(k):
-                    uphill += (hu[f, j] - xty[f, j]) * (theta[f, j] - previous[f, j])
+                    g = hu[f, j] - xty[f, j]
+                    if shrink:
+                        g = g + (proposal[f, j] - theta[f, j]) / last_step[0]
+                    uphill += g * (theta[f, j] - previous[f, j])
             if uphill > 0.0:
                 count = 0
                 counts[1] += 1
@@ -119,6 +148,18 @@ def _gram_descent(
                     previous_grad[f, j] = g
                     theta[f, j] = theta[f, j] + (beta * moved - eta * look_ahead)
             counts[0] = count + 1
+        if shrink:
+            # the l1 penalty's proximal step (gdreg._penalty.soft_threshold), after
+            # keeping the update it shrinks for the next restart test
+            for f in range(d):
+                cut = eta * thresholds[f]
+                for j in range(k):
+                    z = theta[f, j]
+                    if nesterov:
+                        proposal[f, j] = z
+                    shrunk = abs(z) - cut
+                    theta[f, j] = np.copysign(0.0 if shrunk <= 0.0 else shrunk, z)
+            last_step[0] = eta
     return epochs, RUNNING
 
 
@@ -169,15 +210,38 @@ def _bound_pieces(objective, certificate) -> tuple[np.ndarray, np.ndarray]:
     return grad_scale, factor
 
 
-def _run(
-    objective, theta, steps, nesterov, previous, previous_grad, counts, certificate, tol, limit
-):
+def l1_thresholds(objective) -> np.ndarray:
+    """The l1 strength of each coefficient in ``objective``'s coordinates, shape (d,), float64.
+
+    Those of :meth:`~gdreg._objective.LeastSquares.l1_thresholds` (``l1 /
+    sigma_j`` in standardised coordinates), all zero without an l1 part.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gdreg._objective import GramLeastSquares
+    >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 2.0]]); Y = np.array([[1.0], [3.0], [5.0]])
+    >>> obj = GramLeastSquares(
+    ...     X, Y, None, alpha=0.0, x_offset=X.mean(0), y_offset=Y.mean(0), l1=0.5)
+    >>> l1_thresholds(obj.scaled(np.array([2.0, 0.5])))
+    array([0.25, 1.  ])
+    """
+    d = objective.xty.shape[0]
+    if not getattr(objective, "l1", 0.0):
+        return np.zeros(d)
+    return np.ascontiguousarray(objective.l1_thresholds(), dtype=np.float64).reshape(d)
+
+
+def _run(objective, theta, steps, nesterov, state, certificate, tol, limit):
+    # state: (previous, previous_grad, counts, proposal, last_step), the accelerated
+    # rule's arrays, updated in place
     dtype = theta.dtype
     d, k = objective.xty.shape
     losses = np.empty(len(steps))
     changes = np.empty(len(steps))
     hessian_t, xty = standardised_statistics(objective, dtype)
     grad_scale, factor = _bound_pieces(objective, certificate)
+    previous, previous_grad, counts, proposal, last_step = state
     epochs, status = _gram_descent(
         hessian_t,
         xty,
@@ -195,6 +259,9 @@ def _run(
         losses,
         changes,
         np.empty((d, k), dtype=dtype),
+        l1_thresholds(objective),
+        proposal,
+        last_step,
     )
     if certificate is None:
         changes[:] = np.nan  # not evaluated, as in the loop
@@ -207,14 +274,17 @@ def gram_descent(objective, theta, steps, *, certificate, tol, limit):
     Makes, for each step ``eta`` in ``steps``, the update ``theta -= eta *
     grad J(theta)`` that :class:`~gdreg.optimizers.GradientDescent` makes on
     :class:`~gdreg._objective.GramLeastSquares` (in the objective's
-    coordinates: standardised when ``objective.column_scale`` is set), and
-    evaluates the loop's error bound and divergence test after each one,
-    stopping at the first epoch that meets either.
+    coordinates: standardised when ``objective.column_scale`` is set),
+    followed, with an l1 part (``objective.l1``), by the proximal step
+    :meth:`~gdreg._objective.LeastSquares.prox` (ISTA), and evaluates the
+    loop's error bound (from the subgradient of smallest norm with an l1
+    part) and divergence test after each one, stopping at the first epoch
+    that meets either.
 
     Parameters
     ----------
     objective : GramLeastSquares
-        Sufficient statistics (``gram``, ``xty``, ``yty``) and ``alpha``.
+        Sufficient statistics (``gram``, ``xty``, ``yty``), ``alpha`` and ``l1``.
     theta : ndarray of shape (n_features + 1, n_targets)
         Parameters, C-contiguous; updated in place (the intercept row stays).
     steps : ndarray
@@ -251,28 +321,31 @@ def gram_descent(objective, theta, steps, *, certificate, tol, limit):
     (True, 2.0)
     """
     unused = np.empty((1, 1), dtype=theta.dtype)  # the momentum buffers of the kernel
-    return _run(
-        objective,
-        theta,
-        steps,
-        False,
-        unused,
-        unused,
-        np.zeros(2, dtype=np.int64),
-        certificate,
-        tol,
-        limit,
-    )
+    state = (unused, unused, np.zeros(2, dtype=np.int64), unused, np.ones(1))
+    return _run(objective, theta, steps, False, state, certificate, tol, limit)
 
 
 def accelerated_gram_descent(
-    objective, theta, previous, previous_grad, counts, steps, *, certificate, tol, limit
+    objective,
+    theta,
+    previous,
+    previous_grad,
+    counts,
+    steps,
+    *,
+    certificate,
+    tol,
+    limit,
+    proposal=None,
+    last_step=None,
 ):
     """Epochs of :class:`~gdreg.optimizers.AcceleratedGradient` on the sufficient statistics.
 
     The updates ``AcceleratedGradient.update`` makes (Nesterov's momentum
-    with gradient restart, one gradient per epoch), with the stopping and
-    divergence tests of :func:`gram_descent`, in one compiled call.
+    with gradient restart, one gradient per epoch), each followed by the l1
+    proximal step when the objective has an l1 part (FISTA), with the
+    stopping and divergence tests of :func:`gram_descent`, in one compiled
+    call.
 
     Parameters
     ----------
@@ -288,6 +361,13 @@ def accelerated_gram_descent(
         next update is a plain step) and restarts so far; updated in place.
     steps, certificate, tol, limit
         As for :func:`gram_descent`.
+    proposal : ndarray of shape (n_features + 1, n_targets) or None, default=None
+        The last update before its proximal step, C-contiguous; updated in
+        place (the restart test's subgradient is ``grad + (proposal -
+        theta) / last_step``; its intercept row is left to the caller).
+        None: ``theta`` itself (no proximal step to account for), not kept.
+    last_step : ndarray of float64 of shape (1,) or None, default=None
+        The step of that update; updated in place. Given with ``proposal``.
 
     Returns
     -------
@@ -311,9 +391,10 @@ def accelerated_gram_descent(
     >>> bool(status == CONVERGED), bool(np.allclose(theta[:2], exact, atol=1e-8))
     (True, True)
     """
-    return _run(
-        objective, theta, steps, True, previous, previous_grad, counts, certificate, tol, limit
-    )
+    if proposal is None:  # no update before a proximal step to remember: none removed
+        proposal, last_step = np.array(theta, order="C"), np.ones(1)
+    state = (previous, previous_grad, counts, proposal, last_step)
+    return _run(objective, theta, steps, True, state, certificate, tol, limit)
 
 
 def code_ready(dtype) -> bool:

@@ -15,12 +15,19 @@ __all__ = ["AcceleratedGradient", "AcceleratedState"]
 
 
 class AcceleratedState(NamedTuple):
-    """The previous iterate and gradient, and the updates since the last restart."""
+    """The previous iterate and gradient, and the updates since the last restart.
+
+    ``proposal`` is the last update before the loop's proximal step (an l1
+    penalty's soft-threshold) and ``proposal_step`` its step: what that step
+    removed is part of the restart test's subgradient. ``None``: nothing removed.
+    """
 
     previous: np.ndarray | None
     previous_grad: np.ndarray | None
     count: int
     restarts: int
+    proposal: np.ndarray | None = None
+    proposal_step: float = 1.0
 
 
 class AcceleratedGradient(Optimizer):
@@ -38,7 +45,16 @@ class AcceleratedGradient(Optimizer):
     where :math:`k` counts the updates since the last restart, and the
     momentum restarts (:math:`k = 0`) whenever
     :math:`\nabla J(\theta_t)^\top (\theta_t - \theta_{t-1}) > 0`, that is
-    when the last move went uphill. The objective is quadratic, so
+    when the last move went uphill. With an l1 penalty the loop follows each
+    update :math:`z_t` by the proximal step :math:`\theta_t =
+    \operatorname{prox}_{\eta R}(z_t)` (FISTA), and the test takes the
+    subgradient of the whole objective that this step certifies,
+    :math:`\nabla J(\theta_t) + (z_t - \theta_t) / \eta`, which is zero at
+    the minimiser where :math:`\nabla J` alone is not (with the smooth
+    gradient the test restarted almost every epoch: 4,624 epochs instead of
+    242 on diabetes with ``penalty="l1", alpha=0.01``). Without a proximal
+    step :math:`z_t = \theta_t` and the test is the smooth one. The objective
+    is quadratic, so
     :math:`\nabla J(y_t) = \nabla J(\theta_t) + \beta_k (\nabla J(\theta_t) -
     \nabla J(\theta_{t-1}))`: one gradient per epoch, at the reported iterate
     :math:`\theta_t`, which is also the one the stopping rule checks.
@@ -97,14 +113,23 @@ class AcceleratedGradient(Optimizer):
     ) -> tuple[np.ndarray, AcceleratedState]:
         count, restarts = state.count, state.restarts
         if state.previous is None:
-            return -step_size * grad, AcceleratedState(params.copy(), grad.copy(), 1, 0)
+            updates = -step_size * grad
+            return updates, AcceleratedState(
+                params.copy(), grad.copy(), 1, 0, params + updates, step_size
+            )
         moved = params - state.previous
-        if float(np.vdot(grad, moved)) > 0.0:  # the last move went uphill: restart
+        slope = grad
+        if state.proposal is not None:
+            # what a proximal step removed from the last update: exactly zero without one
+            slope = grad + (state.proposal - params) / state.proposal_step
+        if float(np.vdot(slope, moved)) > 0.0:  # the last move went uphill: restart
             count, restarts = 0, restarts + 1
         beta = count / (count + 3.0)
         look_ahead_grad = grad + beta * (grad - state.previous_grad)
         updates = beta * moved - step_size * look_ahead_grad
-        return updates, AcceleratedState(params.copy(), grad.copy(), count + 1, restarts)
+        return updates, AcceleratedState(
+            params.copy(), grad.copy(), count + 1, restarts, params + updates, step_size
+        )
 
     def stable_step_size(self, smoothness: float) -> float:
         return 1.0 / smoothness
@@ -155,6 +180,9 @@ class AcceleratedGradient(Optimizer):
         previous = np.empty_like(params) if fresh else np.array(state.previous, order="C")
         previous_grad = np.empty_like(params) if fresh else np.array(state.previous_grad, order="C")
         counts = np.array([-1 if fresh else state.count, state.restarts], dtype=np.int64)
+        # no proposal: nothing was removed by a proximal step, as if it were the iterate
+        proposal = np.array(params if state.proposal is None else state.proposal, order="C")
+        last_step = np.array([state.proposal_step], dtype=np.float64)
         epochs, status, losses, changes = accelerated_gram_descent(
             objective,
             params,
@@ -165,11 +193,24 @@ class AcceleratedGradient(Optimizer):
             certificate=certificate,
             tol=tol,
             limit=limit,
+            proposal=proposal,
+            last_step=last_step,
         )
-        if counts[0] < 0:  # no update was made
+        if counts[0] < 0 or not epochs:  # no update was made
             return epochs, status, losses, changes, state
         # the intercept row: no gradient on the Gram form, so it never moves
         previous[d] = params[d]
         previous_grad[d] = 0.0
-        new_state = AcceleratedState(previous, previous_grad, int(counts[0]), int(counts[1]))
+        if not getattr(objective, "l1", 0.0):
+            # no proximal step: the update is the iterate (the kernel kept no copy)
+            proposal, last_step[0] = params.copy(), steps[epochs - 1]
+        proposal[d] = params[d]
+        new_state = AcceleratedState(
+            previous,
+            previous_grad,
+            int(counts[0]),
+            int(counts[1]),
+            proposal,
+            float(last_step[0]),
+        )
         return epochs, status, losses, changes, new_state

@@ -273,6 +273,12 @@ class Optimizer(ReadableRepr, BaseEstimator):
         ``gdreg._kernels.gram_descent``). Returning ``None`` (the default)
         makes the loop run the epochs in Python.
 
+        An objective with an l1 part (``objective.l1 > 0``, reached only by
+        rules with ``proximal = True``) needs its proximal step after every
+        update and the bound of the subgradient of smallest norm, as the
+        Python loop applies them: a hook that does not implement them must
+        return ``None`` for such an objective.
+
         Parameters
         ----------
         objective : object
