@@ -142,9 +142,10 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
 
         - ``"auto"``: derived from the data, and the descent runs in
           *standardised coordinates* (each coefficient times the spread of
-          its feature, centring and scaling applied inside the products,
-          never on a copy of ``X``), so the path does not depend on the
-          units of the features. Full batch: the constant :math:`1/L`, with
+          its feature, or :math:`\sqrt{\sigma_j^2 + \alpha_2}` with an l2
+          penalty of strength :math:`\alpha_2`; centring and scaling applied
+          inside the products, never on a copy of ``X``), so the path does
+          not depend on the units of the features. Full batch: the constant :math:`1/L`, with
           :math:`L` the largest eigenvalue of the standardised Hessian.
           Variance-reduced rules (:class:`~gdreg.optimizers.SVRG`): the
           constant ``rule.auto_step_size(L(B))``, from the expected

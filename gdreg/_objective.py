@@ -397,8 +397,8 @@ class LeastSquares:
         if self.learn_intercept:
             # the intercept's own curvature is 1 (centred columns: no cross terms)
             squared_lipschitz = max(squared_lipschitz, 1.0)
-        data = squared_lipschitz - self.alpha
-        return max(curvature * data, 0.0) + self.alpha
+        # c G + a I <= max(c, 1) (G + a I): an upper bound in any coordinates
+        return max(curvature, 1.0) * squared_lipschitz
 
     def set_lipschitz(self, value: float) -> None:
         """Record ``L`` when it is already known (from a full spectrum of the squared loss)."""

@@ -422,8 +422,10 @@ def solve(
         )
     # "auto" descends in standardised coordinates, where the units of the features do not matter
     if settings.auto and certificate is not None:
-        objective = objective.scaled(certificate.column_scale)
-        objective.set_lipschitz(certificate.lipschitz)
+        scale = penalised_scale(certificate.column_scale, objective.alpha)
+        objective = objective.scaled(scale)
+        if scale is certificate.column_scale:  # else L is that of other coordinates
+            objective.set_lipschitz(certificate.lipschitz)
     elif settings.auto and n > d:
         # tol=None: no spectrum, so no null space to remove; a wide X (surely
         # singular) keeps the user's coordinates, whose limit is the minimum-norm one.
@@ -433,9 +435,11 @@ def solve(
         # Gram matrix that L needs gives them exactly).
         rows = None if optimizer.sampling == "batch" else _accuracy.sample_rows(objective)
         if rows is None:
-            objective = objective.scaled(_accuracy.spreads(objective))
+            spread = _accuracy.spreads(objective)
         else:
-            objective = objective.scaled(_accuracy.sampled_spreads(objective, rows))
+            spread = _accuracy.sampled_spreads(objective, rows)
+        objective = objective.scaled(penalised_scale(spread, objective.alpha))
+        if rows is not None:
             objective.set_lipschitz(_accuracy.sampled_lipschitz(objective, rows))
     n_updates = _loop.updates_per_epoch(n, optimizer.sampling, batch_size)
     schedule = _loop.resolve_schedule(
@@ -562,6 +566,28 @@ def _continuation(objective, optimizer, schedule, *, params0, max_iter, tol, cer
         intercept_path=None if paths is None else paths[1],
         schedule=stage_schedule,
     )
+
+
+def penalised_scale(spread: np.ndarray, l2: float) -> np.ndarray:
+    """The coordinates "auto" descends in: ``sqrt(spread^2 + l2)`` per feature.
+
+    The square roots of the diagonal of the penalised Hessian (Jacobi
+    scaling): a feature whose spread is far below ``sqrt(l2)`` is governed by
+    the penalty, and scaling it by its spread alone would give it a curvature
+    of ``1 + l2 / spread^2`` and the whole problem that condition number
+    (ridge with ``alpha=10`` on features in units from 1e-3 to 1e3 ran out of
+    epochs with a 6 % error). Without an l2 part, the spreads themselves.
+
+    Examples
+    --------
+    >>> penalised_scale(np.array([3.0, 0.001]), 0.0)
+    array([3.e+00, 1.e-03])
+    >>> penalised_scale(np.array([3.0, 0.0]), 16.0)
+    array([5., 4.])
+    """
+    if not l2:
+        return spread
+    return np.sqrt(np.asarray(spread, dtype=np.float64) ** 2 + float(l2))
 
 
 def squared_twin(objective):
