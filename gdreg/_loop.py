@@ -138,9 +138,10 @@ def verdict(value: float, parameters, limit: float, bound: float, threshold) -> 
 class _NumpyOnly:
     """An optimizer seen without its compiled hooks.
 
-    The compiled epochs write the squared loss; an objective with another
-    loss must run every update through ``optimizer.update`` (or the rule's
-    own ``numpy_epoch``), which use the objective's gradient.
+    The compiled epochs compute the built-in losses only
+    (:func:`gdreg._loss.compiled_kind`); an objective with a loss defined
+    elsewhere must run every update through ``optimizer.update`` (or the
+    rule's own ``numpy_epoch``), which use the objective's gradient.
     """
 
     def __init__(self, optimizer):

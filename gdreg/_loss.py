@@ -19,12 +19,16 @@ per-sample pieces). It owns
 
 The data side (centring, weights, ``X @ w``) lives in
 :class:`gdreg._objective.LeastSquares`, which holds a loss as ``loss``. The
-compiled fast paths (the per-sample kernels and the Gram form) are written
-for :class:`SquaredLoss` only; :func:`is_squared` is what they are chosen by,
-so a different loss runs on the readable NumPy path.
+per-sample kernels compute every built-in loss through
+:func:`residual_value` and :func:`residual_derivative` (chosen by
+:func:`compiled_kind`); a loss defined elsewhere runs on the readable NumPy
+path. The Gram form and the sufficient statistics describe the squared loss
+only (:func:`is_squared`).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -71,16 +75,15 @@ def residual_value(kind, epsilon, r):
     kernels; ``kind`` is one of the codes above (a branch the processor
     predicts: it is the same for every sample of a fit).
     """
+    # branch-free within each loss: residuals fall on either side of a kink at random,
+    # and a mispredicted branch per sample cost more than the arithmetic
     if kind == SQUARED:
         return 0.5 * r * r
     a = abs(r)
     if kind == HUBER:
-        if a <= epsilon:
-            return 0.5 * r * r
-        return epsilon * a - 0.5 * epsilon * epsilon
-    excess = a - epsilon
-    if excess <= 0.0:
-        return 0.0 * r
+        c = min(a, epsilon)
+        return c * (a - 0.5 * c)
+    excess = max(a - epsilon, 0.0 * r)
     if kind == EPSILON_INSENSITIVE:
         return excess
     return excess * excess
@@ -92,16 +95,11 @@ def residual_derivative(kind, epsilon, r):
     if kind == SQUARED:
         return r
     if kind == HUBER:
-        if r > epsilon:
-            return epsilon + 0.0 * r
-        if r < -epsilon:
-            return -epsilon + 0.0 * r
-        return r
-    if r > epsilon:
-        return 1.0 + 0.0 * r if kind == EPSILON_INSENSITIVE else 2.0 * (r - epsilon)
-    if r < -epsilon:
-        return -1.0 + 0.0 * r if kind == EPSILON_INSENSITIVE else 2.0 * (r + epsilon)
-    return 0.0 * r
+        return min(max(r, -epsilon), epsilon)
+    excess = max(abs(r) - epsilon, 0.0 * r)
+    if kind == EPSILON_INSENSITIVE:
+        return math.copysign(1.0, r) * (excess > 0.0)
+    return 2.0 * math.copysign(excess, r)
 
 
 class Loss:

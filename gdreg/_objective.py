@@ -116,9 +116,12 @@ class LeastSquares:
     loss : Loss or None
         The per-sample loss (:mod:`gdreg._loss`); ``None`` means
         :class:`~gdreg._loss.SquaredLoss`. The value and gradient below are
-        written through it; the curvature methods (``hessian``,
-        ``lipschitz``...) and the compiled kernels are those of the squared
-        loss.
+        written through it, as are the compiled per-sample kernels (the
+        built-in losses, :func:`gdreg._loss.compiled_kind`); ``hessian`` is
+        that of the squared loss, and ``lipschitz`` scales it by the loss's
+        curvature.
+    l1 : float, default=0.0
+        Strength of the l1 penalty, applied by :meth:`prox` after each update.
 
     Notes
     -----

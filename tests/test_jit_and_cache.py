@@ -50,6 +50,8 @@ KERNELS = [
     "_sparse._sgd_csr_lazy_1d",
     "_sparse._minibatch_csr_lazy_1d",
     "_sparse._svrg_csr_lazy_1d",
+    "_plain._plain_csr_1d",
+    "_svrg._svrg_csr_1d",
     "_gram._gram_descent",
     "_order._shuffle",
     "_summaries._row_pass",
@@ -124,10 +126,10 @@ JIT_DISABLED_SCRIPT = """
     X[rng.random(X.shape) < 0.3] = 0.0
     Y = X @ rng.standard_normal((3, 2)) + 0.5 + 0.1 * rng.standard_normal((40, 2))
 
-    def fit(optimizer, learning_rate, sparse, k, alpha=0.0):
+    def fit(optimizer, learning_rate, sparse, k, alpha=0.0, penalty="l2", loss="squared_error"):
         model = GradientDescentRegressor(
             optimizer=optimizer, learning_rate=learning_rate, eta0=0.01,
-            batch_size=8, max_iter=4, random_state=0, alpha=alpha,
+            batch_size=8, max_iter=4, random_state=0, alpha=alpha, penalty=penalty, loss=loss,
         )
         model.fit(sp.csr_matrix(X) if sparse else X, Y[:, 0] if k == 1 else Y)
         return model.coef_, model.intercept_
@@ -149,6 +151,9 @@ JIT_DISABLED_SCRIPT = """
         ]
         cases += list(itertools.product(rules, ["constant"], [False, True], [1, 2]))
         cases += [(mode, "auto", True, 1, 0.1) for mode in ("stochastic", "minibatch")]
+        # the l1 step on CSR (O(d) per update: SVRG's and plain SGD's), and a robust loss
+        cases += [("stochastic", rate, True, 1, 0.1, "l1") for rate in ("auto", "constant")]
+        cases += [("minibatch", "auto", False, 1, 0.0, "l2", "huber")]
         for case in cases:
             coef, intercept = fit(*case)  # the kernels, run as Python
             _kernels.ENABLED = False
@@ -175,7 +180,7 @@ def test_every_mode_fits_with_the_jit_disabled(tmp_path):
     """
     env = _clean_env(NUMBA_DISABLE_JIT="1", PYTHONPATH=str(PACKAGE.parent))  # this gdreg
     out = _run(JIT_DISABLED_SCRIPT, env, cwd=tmp_path, KERNELS=KERNELS)
-    assert out["fits"] == 2 * (3 * 2 * 2 * 2 + 3 * 2 * 2 + 2)
+    assert out["fits"] == 2 * (3 * 2 * 2 * 2 + 3 * 2 * 2 + 2 + 3)
     assert sorted(out["calls"]) == sorted(KERNELS), out["calls"]
     assert out["worst"] < 1e-10
 

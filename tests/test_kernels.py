@@ -136,6 +136,9 @@ def test_fused_single_target_matches_general_kernel():
             steps,
             batch_size,
             np.ones(X.shape[1]),
+            None,  # the squared loss without an l1 part (loss_arguments)
+            None,
+            None,
         )
         np.testing.assert_allclose(fused, general, rtol=1e-11, atol=1e-13)
         assert loss_fused == pytest.approx(loss_general, rel=1e-11)

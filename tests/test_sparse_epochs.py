@@ -249,9 +249,7 @@ def test_scalar_decay_needs_a_uniform_preconditioner():
     data = objective.stochastic_data()
     before = theta.copy()
     assert _sparse.plain_csr_epoch(data, theta, order, steps, 1, prec) is None
-    assert not _sparse.svrg_csr_epoch(
-        data, theta[:-1], before[:-1], before[:-1], order, steps, 1, prec
-    )
+    assert not _sparse.svrg_csr_epoch(data, theta, before, before, order, steps, 1, prec)
     np.testing.assert_array_equal(theta, before)  # untouched: the caller runs the O(d) kernel
 
 
@@ -283,20 +281,22 @@ def test_one_target_kernels_match_the_general_kernels(batch_size, alpha):
     loss = _sparse.plain_csr_epoch(data, theta, order, steps, batch_size, prec)
     args = (X.data, X.indices, X.indptr, data.Y, data.scale, data.x_offset, data.y_offset)
     args = (*args, alpha, alpha, True, general, order, steps, batch_size, prec, a)
-    loss_general = _sparse._plain_csr_lazy(*args, np.empty((5, 1)), gbuf, 1)
+    loss_general = _sparse._plain_csr_lazy(*args, np.empty((5, 1)), gbuf, 1, None, None)
     assert loss == pytest.approx(loss_general, rel=0 if exact else 1e-13)
     np.testing.assert_allclose(theta, general, **tol)
     np.testing.assert_array_equal(wide[:, 1:], 7.0)  # the other columns untouched
     assert not np.array_equal(theta, _start(objective, 1))  # the epoch was written back
 
-    wide = np.hstack([_start(objective, 1, seed=6)[:d], np.full((d, 2), 7.0)])
-    w, snap = wide[:, :1], _start(objective, 1)[:d]
+    wide = np.hstack([_start(objective, 1, seed=6), np.full((d + 1, 2), 7.0)])
+    w, snap = wide[:, :1], _start(objective, 1)
     general = w.copy()
-    mu = objective.value_and_gradient(np.vstack([snap, [[0.0]]]))[1][:d]
+    mu = objective.value_and_gradient(snap)[1]
     assert _sparse.svrg_csr_epoch(data, w, snap, mu, order, steps, batch_size, prec)
-    args = (X.data, X.indices, X.indptr, data.scale, data.x_offset, alpha, general, snap)
-    args = (*args, order, steps, batch_size, prec, a, prec[:, None] * mu)
-    _sparse._svrg_csr_lazy(*args, np.empty((6, 1)), gbuf)
+    args = (X.data, X.indices, X.indptr, data.Y, data.scale, data.x_offset, data.y_offset)
+    args = (*args, alpha, True, general, snap, order, steps, batch_size, prec, a)
+    # a learned intercept: the general form (loss_arguments), here of the squared loss
+    args = (*args, prec[:, None] * mu[:d], mu[d], np.empty((8, 1)), gbuf, 1, 0, 0.0)
+    _sparse._svrg_csr_lazy(*args)
     np.testing.assert_array_equal(w, general)  # same order of additions: bitwise
     np.testing.assert_array_equal(wide[:, 1:], 7.0)
 

@@ -3,8 +3,17 @@
 Each epoch kernel runs one epoch of per-sample or mini-batch updates in place
 on ``params`` and returns the epoch's running objective. They compute exactly
 what :meth:`gdreg._objective.LeastSquares.batch_value_and_gradient` followed
-by the optimizer's ``update`` computes, in a different summation order, so
-the two paths agree to round-off (``tests/test_kernels.py``).
+by the optimizer's ``update`` (and, for an l1 part, ``LeastSquares.prox``)
+computes, in a different summation order, so the two paths agree to
+round-off (``tests/test_kernels.py``, ``tests/test_loss_kernels.py``).
+
+Every built-in loss runs in the same kernels: the loss's scalar value and
+derivative (:func:`gdreg._loss.residual_value`, ``residual_derivative``) are
+compiled into them, with the loss's code a runtime number, and an l1 part is
+a soft-threshold of the coefficients after each update. The squared loss
+without an l1 part is a specialisation of its own, compiled and run as fast
+as before the other losses existed
+(:func:`gdreg._kernels._compile.loss_arguments`).
 
 What makes them fast:
 
@@ -171,6 +180,4 @@ def compiled_epoch(optimizer, data, params, state, order, steps, batch_size):
     """
     if not ENABLED or data is None:
         return None
-    if data.loss_kind != 0 or data.l1:
-        return None  # the kernels compute the squared loss without an l1 part so far
     return _blocks.compiled_epoch(optimizer, data, params, state, order, steps, batch_size)

@@ -37,6 +37,16 @@ rule turn it into a change of ``u`` and apply that change divided by
 ``sigma`` to ``w``; ``theta`` is converted at the start and end of the epoch
 (O(d)). Without spreads ``inv`` is ones, and multiplying by one is exact.
 
+The loss (``kind`` and ``epsilon``, :func:`gdreg._loss.residual_value`) is
+handed over as in the plain kernels (:func:`gdreg._kernels._compile.loss_arguments`:
+None for the squared loss alone, its own specialisation): the gradient of a
+sample is ``s_i l'(r_i)`` times its centred row. An l1 part (``l1 > 0``, for a
+rule that declares itself ``proximal``) soft-thresholds each coefficient
+after each update, by ``eta * l1 / sigma`` in ``u``, which is ``eta * l1 *
+inv^2`` in ``w``; a rule whose state mirrors the parameters (AveragedSGD's
+iterate) would not see that threshold, which is why such a rule is not
+proximal.
+
 Constant columns are centred by their constant exactly (the estimator snaps
 the offsets), so every centred value ``x - x_offset`` of such a column, and
 with it the data part of its gradient, is exactly zero, as the NumPy path's
@@ -59,7 +69,16 @@ import numpy as np
 import scipy.sparse as sp
 from numba.extending import overload
 
-from gdreg._kernels._compile import _LINE, _PREFETCH_AHEAD, _SUMS, _jit, _prefetch
+from gdreg import _loss
+from gdreg._kernels._compile import (
+    _LINE,
+    _PREFETCH_AHEAD,
+    _SUMS,
+    _jit,
+    _prefetch,
+    _shrink,
+    loss_arguments,
+)
 
 __all__ = ["no_factors", "register_piece", "rule_epoch", "scaled_step"]
 
@@ -160,24 +179,33 @@ def _rule_sgd_dense(
     count0,
     order,
     steps,
-    kind,
+    rule,
     eta0,
     t0,
     t_first,
     eta,
     zero,
+    kind,
+    epsilon,
+    l1,
 ):
     """Per-sample epoch of the rule of ``hyper``, one target: ``w`` is ``theta[:, 0]`` in ``w``.
 
     ``a`` and ``b`` are the rule's state (``(d + 1,)``, in the optimizer's
     coordinates), ``count0`` the rule's updates so far. The step of update
-    ``p`` is ``steps[p]`` (``kind`` 0) or computed as
-    :func:`gdreg._kernels._plain._sgd_dense` computes it (``kind`` 1 and 2).
+    ``p`` is ``steps[p]`` (``rule`` 0) or computed as
+    :func:`gdreg._kernels._plain._sgd_dense` computes it (``rule`` 1 and 2);
+    the loss (``kind``, ``epsilon``) and ``l1`` as there.
     """
     d = x_off.shape[0]
     n = order.shape[0]
     total = 0.0
     eta[0] = eta0
+    # |w|_1 summed as the threshold is applied, as in _sgd_dense
+    w1 = zero
+    if l1 is not None and l1 != 0.0:
+        for f in range(d):
+            w1 += abs(w[f])
     for p in range(n):
         ahead = p + _PREFETCH_AHEAD
         if ahead < n:
@@ -194,16 +222,23 @@ def _rule_sgd_dense(
             s += (flat[base + f] - x_off[f]) * w[f]
         r = s + w[d] + y_off - y[i]
         si = scale[i]
-        loss = 0.5 * si * r * r
+        if kind is None:
+            loss = 0.5 * si * r * r
+            g = si * r
+        else:
+            loss = si * _loss.residual_value(kind, epsilon, r)
+            g = si * w.dtype.type(_loss.residual_derivative(kind, epsilon, r))
         if alpha != 0.0:
             u = zero
             for f in range(d):
                 u += w[f] * w[f]
             loss += 0.5 * alpha * u
+        if l1 is not None:
+            loss += l1 * w1
         total += loss
-        if kind == 0:
+        if rule == 0:
             eta[0] = steps[p]
-        elif kind == 2:
+        elif rule == 2:
             # InverseSqrt.__call__ operation by operation, as in _sgd_dense
             value = float(t_first + p) - 1.0
             value = value / t0
@@ -211,13 +246,18 @@ def _rule_sgd_dense(
             eta[0] = eta0 / np.sqrt(value)
         step = eta[0]
         factors = _factors(hyper, float(count0 + p + 1))
-        g = si * r
         for f in range(d):
             grad = (g * (flat[base + f] - x_off[f]) + alpha * w[f]) * inv[f]
             delta, new_a, new_b = _update(hyper, factors, grad, a[f], b[f], step)
             a[f] = new_a
             b[f] = new_b
             w[f] += delta * inv[f]
+        if l1 is not None and l1 != 0.0:
+            w1 = zero
+            for f in range(d):
+                shrunk = _shrink(w[f], step * l1 * inv[f] * inv[f])
+                w[f] = shrunk
+                w1 += abs(shrunk)
         grad = g if learn_b else zero
         delta, new_a, new_b = _update(hyper, factors, grad, a[d], b[d], step)
         a[d] = new_a
@@ -230,7 +270,7 @@ def _rule_sgd_dense(
 @_jit(nogil=True, fastmath=_SUMS)
 def _rule_minibatch_dense(
     flat, y, scale, x_off, y_off, alpha, learn_b, w, inv, a, b, hyper, count0, order, steps,
-    bsz, zero, grad,
+    bsz, zero, grad, kind, epsilon, l1,
 ):  # fmt: skip
     """Mini-batch epoch of the rule of ``hyper``, one target; ``grad`` is a (d,) buffer."""
     d = x_off.shape[0]
@@ -265,8 +305,12 @@ def _rule_minibatch_dense(
             for f in range(d):
                 s += flat[base + f] * w[f]
             r = s - shift - y[i]
-            g = scale[i] * r
-            batch_loss += 0.5 * g * r
+            if kind is None:
+                g = scale[i] * r
+                batch_loss += 0.5 * g * r
+            else:
+                g = scale[i] * w.dtype.type(_loss.residual_derivative(kind, epsilon, r))
+                batch_loss += scale[i] * _loss.residual_value(kind, epsilon, r)
             sr_sum += g
             for f in range(d):
                 grad[f] += g * (flat[base + f] - x_off[f])
@@ -275,6 +319,11 @@ def _rule_minibatch_dense(
             for f in range(d):
                 u += w[f] * w[f]
             batch_loss += 0.5 * alpha * u * size
+        if l1 is not None and l1 != 0.0:
+            u = zero
+            for f in range(d):
+                u += abs(w[f])
+            batch_loss += l1 * u * size
         total += batch_loss
         step = steps[bi]
         factors = _factors(hyper, float(count0 + bi + 1))
@@ -284,6 +333,9 @@ def _rule_minibatch_dense(
             a[f] = new_a
             b[f] = new_b
             w[f] += delta * inv[f]
+        if l1 is not None and l1 != 0.0:
+            for f in range(d):
+                w[f] = _shrink(w[f], step * l1 * inv[f] * inv[f])
         gf = sr_sum / size if learn_b else zero
         delta, new_a, new_b = _update(hyper, factors, gf, a[d], b[d], step)
         a[d] = new_a
@@ -294,7 +346,7 @@ def _rule_minibatch_dense(
 
 # -- any number of targets: dense (any layout) and CSR ---------------------------------
 @_jit(nogil=True)
-def _apply_rule(theta, inv, a, b, hyper, factors, grad, alpha, learn_b, size, step):
+def _apply_rule(theta, inv, a, b, hyper, factors, grad, alpha, learn_b, size, step, l1):
     """One update of every coordinate from the batch sums ``grad`` (once per batch)."""
     d = inv.shape[0]
     k = theta.shape[1]
@@ -305,6 +357,10 @@ def _apply_rule(theta, inv, a, b, hyper, factors, grad, alpha, learn_b, size, st
             a[f, j] = new_a
             b[f, j] = new_b
             theta[f, j] += delta * inv[f]
+    if l1 is not None and l1 != 0.0:
+        for f in range(d):
+            for j in range(k):
+                theta[f, j] = _shrink(theta[f, j], step * l1 * inv[f] * inv[f])
     for j in range(k):
         gf = grad[d, j] / size if learn_b else 0.0 * grad[d, j]
         delta, new_a, new_b = _update(hyper, factors, gf, a[d, j], b[d, j], step)
@@ -316,7 +372,7 @@ def _apply_rule(theta, inv, a, b, hyper, factors, grad, alpha, learn_b, size, st
 @_jit(nogil=True)
 def _rule_epoch_dense(
     X, Y, scale, x_off, y_off, alpha, learn_b, theta, inv, a, b, hyper, count0, order, steps,
-    bsz, grad, r,
+    bsz, grad, r, kind, epsilon, l1,
 ):  # fmt: skip
     """Per-sample or mini-batch epoch of the rule of ``hyper``, any targets, any layout of X.
 
@@ -340,7 +396,11 @@ def _rule_epoch_dense(
                 for f in range(d):
                     acc += (X[i, f] - x_off[f]) * theta[f, j]
                 r[j] = acc + theta[d, j] + y_off[j] - Y[i, j]
-                batch_loss += 0.5 * si * r[j] * r[j]
+                if kind is None:
+                    batch_loss += 0.5 * si * r[j] * r[j]
+                else:  # r becomes the loss's derivative (cast to the dtype as it is stored)
+                    batch_loss += si * _loss.residual_value(kind, epsilon, r[j])
+                    r[j] = _loss.residual_derivative(kind, epsilon, r[j])
             for f in range(d):
                 xc = si * (X[i, f] - x_off[f])
                 for j in range(k):
@@ -353,15 +413,22 @@ def _rule_epoch_dense(
                 for j in range(k):
                     penalty += theta[f, j] * theta[f, j]
         total += batch_loss + 0.5 * alpha * penalty * size
+        if l1 is not None and l1 != 0.0:
+            penalty = 0.0
+            for f in range(d):
+                for j in range(k):
+                    penalty += abs(theta[f, j])
+            total += l1 * penalty * size
         factors = _factors(hyper, float(count0 + bi + 1))
-        _apply_rule(theta, inv, a, b, hyper, factors, grad, alpha, learn_b, size, steps[bi])
+        step = steps[bi]
+        _apply_rule(theta, inv, a, b, hyper, factors, grad, alpha, learn_b, size, step, l1)
     return total / n
 
 
 @_jit(nogil=True)
 def _rule_epoch_csr(
     data, indices, indptr, Y, scale, x_off, y_off, alpha, learn_b, theta, inv, a, b, hyper,
-    count0, order, steps, bsz, grad, r, shift,
+    count0, order, steps, bsz, grad, r, shift, kind, epsilon, l1,
 ):  # fmt: skip
     """Per-sample or mini-batch epoch of the rule of ``hyper`` on CSR X, any targets.
 
@@ -392,7 +459,11 @@ def _rule_epoch_csr(
                 for q in range(indptr[i], indptr[i + 1]):
                     acc += data[q] * theta[indices[q], j]
                 r[j] = acc - shift[j] - Y[i, j]
-                batch_loss += 0.5 * si * r[j] * r[j]
+                if kind is None:
+                    batch_loss += 0.5 * si * r[j] * r[j]
+                else:
+                    batch_loss += si * _loss.residual_value(kind, epsilon, r[j])
+                    r[j] = _loss.residual_derivative(kind, epsilon, r[j])
                 grad[d, j] += si * r[j]
             for q in range(indptr[i], indptr[i + 1]):
                 xq = si * data[q]
@@ -408,8 +479,15 @@ def _rule_epoch_csr(
                 for j in range(k):
                     penalty += theta[f, j] * theta[f, j]
         total += batch_loss + 0.5 * alpha * penalty * size
+        if l1 is not None and l1 != 0.0:
+            penalty = 0.0
+            for f in range(d):
+                for j in range(k):
+                    penalty += abs(theta[f, j])
+            total += l1 * penalty * size
         factors = _factors(hyper, float(count0 + bi + 1))
-        _apply_rule(theta, inv, a, b, hyper, factors, grad, alpha, learn_b, size, steps[bi])
+        step = steps[bi]
+        _apply_rule(theta, inv, a, b, hyper, factors, grad, alpha, learn_b, size, step, l1)
     return total / n
 
 
@@ -531,6 +609,7 @@ def _epoch_w(data, w, inv, a, b, hyper, count0, order, steps, batch_size) -> flo
     alpha = dtype.type(data.alpha)
     zero = dtype.type(0)
     k = w.shape[1]
+    loss = loss_arguments(data)  # None for the squared loss alone (its own specialisation)
     if not sp.issparse(X) and k == 1 and X.flags.c_contiguous:
         flat = X.reshape(-1)  # a view: X is C-contiguous
         args = (flat, data.Y[:, 0], data.scale, data.x_offset, dtype.type(data.y_offset[0]))
@@ -538,16 +617,15 @@ def _epoch_w(data, w, inv, a, b, hyper, count0, order, steps, batch_size) -> flo
         args = (*args, count0, order)
         if batch_size == 1:
             rule = getattr(steps, "rule", None)  # an EpochSteps the kernel evaluates itself
-            kind, eta0, t0 = rule if rule is not None else (0, 0.0, 1.0)
+            schedule = rule if rule is not None else (0, 0.0, 1.0)
             values = np.ascontiguousarray(steps, dtype=dtype) if rule is None else flat[:0]
             first = getattr(steps, "t_first", 1)
             eta = np.zeros(1, dtype=dtype)
-            return float(
-                kernels["_rule_sgd_dense"](*args, values, kind, eta0, t0, first, eta, zero)
-            )
+            sgd = kernels["_rule_sgd_dense"]
+            return float(sgd(*args, values, *schedule, first, eta, zero, *loss))
         values = np.ascontiguousarray(steps, dtype=dtype)
         grad = np.empty(X.shape[1], dtype=dtype)
-        return float(kernels["_rule_minibatch_dense"](*args, values, batch_size, zero, grad))
+        return float(kernels["_rule_minibatch_dense"](*args, values, batch_size, zero, grad, *loss))
     values = np.ascontiguousarray(steps, dtype=dtype)
     grad = np.empty_like(w)
     r = np.empty(k, dtype=dtype)
@@ -555,5 +633,6 @@ def _epoch_w(data, w, inv, a, b, hyper, count0, order, steps, batch_size) -> flo
     common = (*common, w, inv, a, b, hyper, count0, order, values, batch_size, grad, r)
     if sp.issparse(X):
         shift = np.empty(k, dtype=dtype)
-        return float(kernels["_rule_epoch_csr"](X.data, X.indices, X.indptr, *common, shift))
-    return float(kernels["_rule_epoch_dense"](X, *common))
+        csr = (X.data, X.indices, X.indptr)
+        return float(kernels["_rule_epoch_csr"](*csr, *common, shift, *loss))
+    return float(kernels["_rule_epoch_dense"](X, *common, *loss))

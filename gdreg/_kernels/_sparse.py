@@ -30,7 +30,19 @@ Where the preconditioner is *not* uniform (standardised coordinates,
 ``p = 1 / sd^2``) *and* ``alpha > 0``, the decay differs per coordinate and
 cannot be one scalar: the dispatchers return None / False there and the
 caller runs the O(d)-an-update kernels of :mod:`gdreg._kernels._plain` and
-:mod:`gdreg._kernels._svrg` (``alpha`` is 0 by default).
+:mod:`gdreg._kernels._svrg` (``alpha`` is 0 by default). So do they with an
+l1 part: its soft-threshold after every update moves every coefficient
+(the centring term ``p * m`` changes each one at every update, so whether
+it is thresholded to zero depends on its value then), and no lazy form of
+it is exact.
+
+The loss only changes ``g_i``: ``s_i`` times its derivative at the residual
+(``kind`` and ``epsilon``, see :func:`gdreg._loss.residual_value`; None for
+the squared loss, whose specialisation is that of the code above, see
+:func:`gdreg._kernels._compile.loss_arguments`). SVRG with another loss, or
+with a learned intercept, needs the residual at the anchor too:
+``x_i . snap`` is one more sparse dot product, and the residual at ``w`` is
+that plus the lazy difference.
 
 One target (the common case) runs 1-D copies of the kernels on the column of
 the parameters, with scalars where the general kernels keep k-arrays
@@ -47,12 +59,27 @@ from __future__ import annotations
 
 import numpy as np
 
-from gdreg._kernels._compile import _PREFETCH_AHEAD, _jit, _prefetch
+from gdreg import _loss
+from gdreg._kernels._compile import _PREFETCH_AHEAD, _jit, _prefetch, loss_arguments
 
 #: When the decay factor ``sigma`` falls below this (in absolute value), it is
 #: folded into ``v`` (scikit-learn rescales its ``wscale`` at the same bound):
 #: ``v`` grows as ``1 / sigma`` and would lose the small updates otherwise.
 _RESCALE = 1e-9
+
+
+@_jit(nogil=True)
+def _derivative_change(kind, epsilon, at_w, at_snap):
+    """``l'(at_w) - l'(at_snap)``: an SVRG update's change of the loss's derivative.
+
+    Compiled once as a function of scalars, which LLVM inlines into each
+    SVRG kernel that calls it (no array argument: no reference counting);
+    inlining the loss's scalar derivative by numba at each of a kernel's call
+    sites instead cost a fifth of a second more to compile the dense kernel.
+    """
+    return _loss.residual_derivative(kind, epsilon, at_w) - _loss.residual_derivative(
+        kind, epsilon, at_snap
+    )
 
 
 @_jit(inline="always")
@@ -105,6 +132,8 @@ def _plain_csr_lazy(
     work,
     gbuf,
     y_line,
+    kind,
+    epsilon,
 ):
     """Plain SGD / mini-batch epoch on CSR rows with lazy coefficients (in place).
 
@@ -115,6 +144,8 @@ def _plain_csr_lazy(
     ``x . v``) and ``gbuf`` a (bsz, k) float64 buffer (the batch's
     ``s_i r_i``); ``y_line`` is ``k`` where ``Y`` is C-ordered (sample ``i``'s
     targets start at flat index ``i k``, which is prefetched), else 0.
+    ``kind`` and ``epsilon`` are the loss (:func:`gdreg._loss.residual_value`):
+    only ``g_i``, the derivative of the loss at the residual, depends on it.
     Returns the mean of the batch objectives before each update.
     """
     n = order.shape[0]
@@ -166,9 +197,13 @@ def _plain_csr_lazy(
             for j in range(k):
                 r = sigma * ((xv[j] - mv[j]) + beta[j] * (xa - ma)) + theta[d, j] + y_off[j]
                 r -= Y[i, j]
-                g = si * r
+                if kind is None:
+                    g = si * r
+                    batch_loss += 0.5 * g * r
+                else:
+                    g = si * _loss.residual_derivative(kind, epsilon, r)
+                    batch_loss += si * _loss.residual_value(kind, epsilon, r)
                 gbuf[p - start, j] = g
-                batch_loss += 0.5 * g * r
         if track:
             penalty = 0.0
             for j in range(k):
@@ -223,16 +258,28 @@ def _plain_csr_lazy(
 
 @_jit(nogil=True)
 def _svrg_csr_lazy(
-    data, indices, indptr, scale, x_off, decay, w, snap, order, steps, bsz, prec, a, c, work, gbuf
-):
-    """SVRG epoch on CSR rows with lazy coefficients (``w`` (d, k) in place).
+    data, indices, indptr, Y, scale, x_off, y_off, decay, learn_b, w, snap, order, steps, bsz,
+    prec, a, c, mu_b, work, gbuf, y_line, kind, epsilon,
+):  # fmt: skip
+    """SVRG epoch on CSR rows with lazy coefficients (``w`` (d + 1, k) in place).
 
     Each batch makes ``w -= eta * prec * (g_B(w) - g_B(snap) + mu + alpha (w
-    - snap))``; ``c`` is ``prec * mu``, ``a`` is ``prec * x_off`` and ``decay``
-    ``alpha * p`` (uniform ``p``). ``w - snap`` is held as ``sigma (v + beta a
-    + gamma c)`` with ``v`` in ``w``. ``work`` is a (6, k) float64 buffer
-    (``beta``, ``gamma``, ``m . v``, the row's ``x . v`` and ``x . c``, and
-    ``m . c``), ``gbuf`` a (bsz, k) float64 buffer.
+    - snap))``; ``c`` is ``prec * mu`` (the coefficient rows of the anchor's
+    full gradient ``mu``), ``a`` is ``prec * x_off`` and ``decay`` ``alpha *
+    p`` (uniform ``p``). The coefficient rows of ``w - snap`` are held as
+    ``sigma (v + beta a + gamma c)`` with ``v`` in ``w``. ``work`` is an (8, k)
+    float64 buffer (``beta``, ``gamma``, ``m . v``, the row's ``x . v`` and
+    ``x . c``, ``m . c``, the row's ``x . snap``, ``m . snap``), ``gbuf`` a
+    (bsz, k) float64 buffer.
+
+    For the squared loss with the intercept eliminated, ``g_i(w) - g_i(snap)``
+    is ``s_i`` times the residual difference, ``x_i . (w - snap)`` centred (one
+    lazy dot product). For another loss (``kind``, ``epsilon``: see
+    :func:`gdreg._loss.residual_value`), or a learned intercept (row ``d``,
+    moved by the batch's mean ``g`` plus ``mu_b``, the intercept row of
+    ``mu``), it is ``s_i (l'(r_i(w)) - l'(r_i(snap)))``: the residual at the
+    anchor needs the row's ``x . snap`` as well, and the one at ``w`` is that
+    plus the difference.
     """
     n = order.shape[0]
     d = x_off.shape[0]
@@ -243,6 +290,8 @@ def _svrg_csr_lazy(
     xv = work[3]
     xc = work[4]
     mc = work[5]
+    xs = work[6]
+    ms = work[7]
     ma = 0.0
     for f in range(d):
         ma += x_off[f] * a[f]
@@ -251,8 +300,10 @@ def _svrg_csr_lazy(
         gamma[j] = 0.0
         mv[j] = 0.0
         mc[j] = 0.0
+        ms[j] = 0.0
     for f in range(d):
         for j in range(k):
+            ms[j] += x_off[f] * snap[f, j]
             w[f, j] -= snap[f, j]
             mv[j] += x_off[f] * w[f, j]
             mc[j] += x_off[f] * c[f, j]
@@ -262,7 +313,10 @@ def _svrg_csr_lazy(
         stop = min(start + bsz, n)
         size = stop - start
         for p in range(start, stop):
-            _prefetch_ahead(order, p, n, data, indices, indptr, scale, scale, 0)
+            if kind is None:  # the squared loss's specialisation reads no target
+                _prefetch_ahead(order, p, n, data, indices, indptr, scale, scale, 0)
+            else:
+                _prefetch_ahead(order, p, n, data, indices, indptr, scale, Y, y_line)
             i = order[p]
             xa = 0.0
             for j in range(k):
@@ -275,9 +329,22 @@ def _svrg_csr_lazy(
                 for j in range(k):
                     xv[j] += xq * w[f, j]
                     xc[j] += xq * c[f, j]
+            if kind is not None:
+                for j in range(k):
+                    xs[j] = 0.0
+                for q in range(indptr[i], indptr[i + 1]):
+                    f = indices[q]
+                    for j in range(k):
+                        xs[j] += data[q] * snap[f, j]
             for j in range(k):
                 diff = (xv[j] - mv[j]) + beta[j] * (xa - ma) + gamma[j] * (xc[j] - mc[j])
-                gbuf[p - start, j] = scale[i] * sigma * diff
+                if kind is not None:
+                    at_snap = xs[j] + (snap[d, j] + y_off[j] - ms[j]) - Y[i, j]
+                    at_w = at_snap + sigma * diff + (w[d, j] - snap[d, j])
+                    g = _derivative_change(kind, epsilon, at_w, at_snap)
+                    gbuf[p - start, j] = scale[i] * g
+                else:
+                    gbuf[p - start, j] = scale[i] * sigma * diff
         eta = steps[bi]
         sigma = sigma * (1.0 - eta * decay)
         if abs(sigma) < _RESCALE:
@@ -308,6 +375,8 @@ def _svrg_csr_lazy(
                 g_sum += gbuf[p, j]
             beta[j] += coef * g_sum
             gamma[j] -= eta / sigma
+            if kind is not None and learn_b:
+                w[d, j] -= eta * (g_sum / size + mu_b[j])
     for f in range(d):
         for j in range(k):
             w[f, j] = snap[f, j] + sigma * (w[f, j] + beta[j] * a[f] + gamma[j] * c[f, j])
@@ -324,8 +393,9 @@ def _svrg_csr_lazy(
 
 @_jit(nogil=True)
 def _sgd_csr_lazy_1d(
-    data, indices, indptr, y, scale, x_off, y_off, alpha, decay, learn_b, w, order, steps, prec, a
-):
+    data, indices, indptr, y, scale, x_off, y_off, alpha, decay, learn_b, w, order, steps, prec, a,
+    kind, epsilon,
+):  # fmt: skip
     """Plain per-sample SGD epoch on CSR rows, one target (``w`` (d + 1,) in place).
 
     :func:`_plain_csr_lazy` with ``k = 1`` and ``bsz = 1``: ``y`` is the
@@ -366,8 +436,12 @@ def _sgd_csr_lazy_1d(
             xv += xq * w[f]
         r = sigma * ((xv - mv) + beta * (xa - ma)) + w[d] + y_off
         r -= y[i]
-        g = scale[i] * r
-        loss = 0.5 * g * r
+        if kind is None:
+            g = scale[i] * r
+            loss = 0.5 * g * r
+        else:
+            g = scale[i] * _loss.residual_derivative(kind, epsilon, r)
+            loss = scale[i] * _loss.residual_value(kind, epsilon, r)
         if track:
             loss += 0.5 * alpha * (vv + 2.0 * beta * va + beta * beta * aa) * sigma * sigma
         total += loss
@@ -425,6 +499,8 @@ def _minibatch_csr_lazy_1d(
     prec,
     a,
     gbuf,
+    kind,
+    epsilon,
 ):
     """Plain mini-batch epoch on CSR rows, one target (``w`` (d + 1,) in place).
 
@@ -469,9 +545,13 @@ def _minibatch_csr_lazy_1d(
                 xv += xq * w[f]
             r = sigma * ((xv - mv) + beta * (xa - ma)) + w[d] + y_off
             r -= y[i]
-            g = scale[i] * r
+            if kind is None:
+                g = scale[i] * r
+                batch_loss += 0.5 * g * r
+            else:
+                g = scale[i] * _loss.residual_derivative(kind, epsilon, r)
+                batch_loss += scale[i] * _loss.residual_value(kind, epsilon, r)
             gbuf[p - start] = g
-            batch_loss += 0.5 * g * r
         if track:
             penalty = vv + 2.0 * beta * va + beta * beta * aa
             batch_loss += 0.5 * alpha * penalty * sigma * sigma * size
@@ -515,12 +595,15 @@ def _minibatch_csr_lazy_1d(
 
 @_jit(nogil=True)
 def _svrg_csr_lazy_1d(
-    data, indices, indptr, scale, x_off, decay, w, snap, order, steps, bsz, prec, a, c, gbuf
-):
-    """SVRG epoch on CSR rows, one target (``w`` (d,) in place).
+    data, indices, indptr, y, scale, x_off, y_off, decay, learn_b, w, snap, order, steps, bsz,
+    prec, a, c, mu_b, gbuf, kind, epsilon,
+):  # fmt: skip
+    """SVRG epoch on CSR rows, one target (``w`` (d + 1,) in place).
 
-    :func:`_svrg_csr_lazy` with ``k = 1``: ``w``, ``snap`` and ``c = prec *
-    mu`` are (d,) vectors and ``gbuf`` a (bsz,) float64 buffer.
+    :func:`_svrg_csr_lazy` with ``k = 1``: ``w`` and ``snap`` are (d + 1,)
+    vectors (coefficients and intercept), ``c = prec * mu`` the (d,)
+    coefficient part of the anchor's gradient, ``mu_b`` its intercept part,
+    ``y`` the contiguous (n,) target and ``gbuf`` a (bsz,) float64 buffer.
     """
     n = order.shape[0]
     d = x_off.shape[0]
@@ -529,10 +612,14 @@ def _svrg_csr_lazy_1d(
         ma += x_off[f] * a[f]
     mv = 0.0
     mc = 0.0
+    ms = 0.0
     for f in range(d):
+        ms += x_off[f] * snap[f]
         w[f] -= snap[f]
         mv += x_off[f] * w[f]
         mc += x_off[f] * c[f]
+    # the anchor's residual without the row: x_i . snap - m . snap + b_snap + y_off - y_i
+    snap_shift = snap[d] + y_off - ms
     beta = 0.0
     gamma = 0.0
     sigma = 1.0
@@ -541,7 +628,10 @@ def _svrg_csr_lazy_1d(
         stop = min(start + bsz, n)
         size = stop - start
         for p in range(start, stop):
-            _prefetch_ahead(order, p, n, data, indices, indptr, scale, scale, 0)
+            if kind is None:  # the squared loss's specialisation reads no target
+                _prefetch_ahead(order, p, n, data, indices, indptr, scale, scale, 0)
+            else:
+                _prefetch_ahead(order, p, n, data, indices, indptr, scale, y, 1)
             i = order[p]
             xa = 0.0
             xv = 0.0
@@ -553,7 +643,15 @@ def _svrg_csr_lazy_1d(
                 xv += xq * w[f]
                 xc += xq * c[f]
             diff = (xv - mv) + beta * (xa - ma) + gamma * (xc - mc)
-            gbuf[p - start] = scale[i] * sigma * diff
+            if kind is not None:
+                xs = 0.0
+                for q in range(indptr[i], indptr[i + 1]):
+                    xs += data[q] * snap[indices[q]]
+                at_snap = xs + snap_shift - y[i]
+                at_w = at_snap + sigma * diff + (w[d] - snap[d])
+                gbuf[p - start] = scale[i] * _derivative_change(kind, epsilon, at_w, at_snap)
+            else:
+                gbuf[p - start] = scale[i] * sigma * diff
         eta = steps[bi]
         sigma = sigma * (1.0 - eta * decay)
         if abs(sigma) < _RESCALE:
@@ -578,6 +676,8 @@ def _svrg_csr_lazy_1d(
                 mv += x_off[f] * delta
         beta += coef * g_sum
         gamma -= eta / sigma
+        if kind is not None and learn_b:
+            w[d] -= eta * (g_sum / size + mu_b)
     for f in range(d):
         w[f] = snap[f] + sigma * (w[f] + beta * a[f] + gamma * c[f])
 
@@ -632,7 +732,8 @@ def plain_csr_epoch(data, theta, order, steps, batch_size: int, prec) -> float |
         The epoch's mean batch objective before each update, as
         :func:`gdreg._kernels._plain.plain_epoch` returns it; None, with
         ``theta`` untouched, where the L2 decay differs per coordinate
-        (``alpha > 0`` with a non-uniform ``prec``).
+        (``alpha > 0`` with a non-uniform ``prec``) or an l1 part is
+        thresholded after every update (both touch every coefficient).
 
     Examples
     --------
@@ -649,7 +750,7 @@ def plain_csr_epoch(data, theta, order, steps, batch_size: int, prec) -> float |
     array([0.91, 0.4 , 0.  ])
     """
     decay = _uniform_decay(float(data.alpha), prec)
-    if decay is None:
+    if decay is None or data.l1:
         return None
     X = data.X
     n, k = order.shape[0], theta.shape[1]
@@ -657,21 +758,21 @@ def plain_csr_epoch(data, theta, order, steps, batch_size: int, prec) -> float |
     a = np.asarray(prec, dtype=np.float64) * data.x_offset
     steps = np.ascontiguousarray(steps, dtype=dtype)
     prec = np.ascontiguousarray(prec, dtype=dtype)
+    loss = loss_arguments(data)[:2]  # (None, None): the squared loss's own specialisation
     if k == 1:
         w = _column(theta)
         args = (X.data, X.indices, X.indptr, np.ascontiguousarray(data.Y[:, 0]), data.scale)
         args = (*args, data.x_offset, float(data.y_offset[0]), float(data.alpha), decay)
         args = (*args, bool(data.learn_intercept), w, order, steps)
         if batch_size == 1:
-            loss = _sgd_csr_lazy_1d(*args, prec, a)
+            value = _sgd_csr_lazy_1d(*args, prec, a, *loss)
         else:
-            loss = _minibatch_csr_lazy_1d(
-                *args, batch_size, prec, a, np.empty(max(1, min(batch_size, n)))
-            )
+            gbuf = np.empty(max(1, min(batch_size, n)))
+            value = _minibatch_csr_lazy_1d(*args, batch_size, prec, a, gbuf, *loss)
         if not np.may_share_memory(w, theta):  # a copy of a strided column: write it back
             theta[:, 0] = w
-        return float(loss)
-    loss = _plain_csr_lazy(
+        return float(value)
+    value = _plain_csr_lazy(
         X.data,
         X.indices,
         X.indptr,
@@ -691,8 +792,9 @@ def plain_csr_epoch(data, theta, order, steps, batch_size: int, prec) -> float |
         np.empty((5, k)),
         np.empty((max(1, min(batch_size, n)), k)),
         k if data.Y.flags.c_contiguous else 0,
+        *loss,
     )
-    return float(loss)
+    return float(value)
 
 
 def svrg_csr_epoch(data, w, snap, mu, order, steps, batch_size: int, prec) -> bool:
@@ -703,10 +805,10 @@ def svrg_csr_epoch(data, w, snap, mu, order, steps, batch_size: int, prec) -> bo
     data : StochasticData
         Arrays from :meth:`gdreg._objective.LeastSquares.stochastic_data`;
         ``data.X`` is a CSR matrix.
-    w : ndarray of shape (n_features, n_targets)
-        Coefficients (no intercept row: SVRG runs with it eliminated by
-        centring), C-contiguous; updated in place.
-    snap, mu : ndarray of shape (n_features, n_targets)
+    w : ndarray of shape (n_features + 1, n_targets)
+        Coefficients and the intercept row, C-contiguous; updated in place
+        (the intercept row moves where ``data.learn_intercept``).
+    snap, mu : ndarray of shape (n_features + 1, n_targets)
         The anchor and the full gradient of the objective there, in ``w``.
     order : ndarray of int64
         Sample visiting order.
@@ -721,7 +823,8 @@ def svrg_csr_epoch(data, w, snap, mu, order, steps, batch_size: int, prec) -> bo
     -------
     bool
         Whether the epoch ran; False, with ``w`` untouched, where the L2
-        decay differs per coordinate (``alpha > 0`` with a non-uniform ``prec``).
+        decay differs per coordinate (``alpha > 0`` with a non-uniform
+        ``prec``) or an l1 part is thresholded after every update.
 
     Examples
     --------
@@ -731,58 +834,59 @@ def svrg_csr_epoch(data, w, snap, mu, order, steps, batch_size: int, prec) -> bo
     >>> Y = np.array([[2.0], [4.0], [6.0]])
     >>> ls = LeastSquares(X, Y, None, alpha=0.0, x_offset=np.zeros(1),
     ...                   y_offset=np.zeros(1), learn_intercept=False)
-    >>> w = np.zeros((1, 1)); snap = w.copy()
-    >>> mu = ls.value_and_gradient(np.zeros((2, 1)))[1][:1]  # -28 / 3
+    >>> w = np.zeros((2, 1)); snap = w.copy()
+    >>> mu = ls.value_and_gradient(snap)[1]  # -28 / 3, and 0 for the intercept
     >>> svrg_csr_epoch(ls.stochastic_data(), w, snap, mu, np.arange(3), np.full(1, 0.1), 3,
     ...                np.ones(1))
     True
     >>> w.round(4)
-    array([[0.9333]])
+    array([[0.9333],
+           [0.    ]])
     """
     decay = _uniform_decay(float(data.alpha), prec)
-    if decay is None:
+    if decay is None or data.l1:
         return False
     X = data.X
+    d = X.shape[1]
     n, k = order.shape[0], w.shape[1]
     prec64 = np.asarray(prec, dtype=np.float64)
+    args = (X.data, X.indices, X.indptr)
+    learn_b = bool(data.learn_intercept)
+    # (None, None) for the squared loss with the intercept eliminated: one residual difference
+    loss = loss_arguments(data, general=learn_b)[:2]
+    steps = np.ascontiguousarray(steps, dtype=w.dtype)
+    prec = np.ascontiguousarray(prec, dtype=w.dtype)
+    a = prec64 * data.x_offset
     if k == 1:
         w_1d = _column(w)
-        _svrg_csr_lazy_1d(
-            X.data,
-            X.indices,
-            X.indptr,
-            data.scale,
-            data.x_offset,
-            decay,
-            w_1d,
-            np.ascontiguousarray(snap[:, 0]),
-            order,
-            np.ascontiguousarray(steps, dtype=w.dtype),
-            batch_size,
-            np.ascontiguousarray(prec, dtype=w.dtype),
-            prec64 * data.x_offset,
-            prec64 * mu[:, 0],
-            np.empty(max(1, min(batch_size, n))),
-        )
+        y = np.ascontiguousarray(data.Y[:, 0])
+        args = (*args, y, data.scale, data.x_offset, float(data.y_offset[0]), decay, learn_b)
+        args = (*args, w_1d, np.ascontiguousarray(snap[:, 0]), order, steps, batch_size, prec)
+        args = (*args, a, prec64 * mu[:d, 0], float(mu[d, 0]))
+        _svrg_csr_lazy_1d(*args, np.empty(max(1, min(batch_size, n))), *loss)
         if not np.may_share_memory(w_1d, w):
             w[:, 0] = w_1d
         return True
     _svrg_csr_lazy(
-        X.data,
-        X.indices,
-        X.indptr,
+        *args,
+        data.Y,
         data.scale,
         data.x_offset,
+        data.y_offset,
         decay,
+        learn_b,
         w,
         snap,
         order,
-        np.ascontiguousarray(steps, dtype=w.dtype),
+        steps,
         batch_size,
-        np.ascontiguousarray(prec, dtype=w.dtype),
-        prec64 * data.x_offset,
-        prec64[:, None] * mu,
-        np.empty((6, k)),
+        prec,
+        a,
+        prec64[:, None] * mu[:d],
+        np.ascontiguousarray(mu[d], dtype=np.float64),
+        np.empty((8, k)),
         np.empty((max(1, min(batch_size, n)), k)),
+        k if data.Y.flags.c_contiguous else 0,
+        *loss,
     )
     return True

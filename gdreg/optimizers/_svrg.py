@@ -209,7 +209,7 @@ class SVRG(Optimizer):
         steps: Any,
         batch_size: int,
     ) -> tuple[SVRGState, float] | None:
-        if not _kernels.ENABLED or data.learn_intercept:
+        if not _kernels.ENABLED:
             return None
         if state.anchor is None:  # the plain first epoch
             return state, _kernels.plain_epoch(data, params, order, steps, batch_size)
