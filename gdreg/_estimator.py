@@ -216,7 +216,9 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
         smoothed over a width that shrinks to ``tol`` times the spread of
         ``y`` (accelerated steps on each, Nesterov's smoothing with
         continuation), and the stochastic modes run
-        :class:`~gdreg.optimizers.AveragedSGD` with a decaying step.
+        :class:`~gdreg.optimizers.AveragedSGD` with a decaying step (plain
+        gradient descent on sparse ``X``, whose updates then stay
+        O(non-zeros)).
     epsilon : float, default=0.1
         The :math:`\epsilon` of ``"huber"`` and the epsilon-insensitive
         losses, in the units of ``y``; >= 0. Ignored by ``"squared_error"``.
@@ -590,7 +592,7 @@ class GradientDescentRegressor(_callbacks.CallbackSupportMixin, RegressorMixin, 
     def _fit(self, X, y, sample_weight):
         self._validate_params()
         settings = self._settings()
-        optimizer = _problem.resolve_optimizer(settings)
+        optimizer = _problem.resolve_optimizer(settings, sparse=sp.issparse(X))
         monitor = None
         if settings.early_stopping:
             # all rows are validated (fit's errors, the feature names), then split: the

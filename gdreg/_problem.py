@@ -174,22 +174,28 @@ class Solution(NamedTuple):
 
 
 # -- resolution ----------------------------------------------------------------------
-def resolve_optimizer(settings: Settings, *, stream: bool = False):
+def resolve_optimizer(settings: Settings, *, stream: bool = False, sparse: bool = False):
     """The optimizer a fit runs (``stream=True``: one ``partial_fit`` pass per chunk).
 
     With ``learning_rate="auto"`` the names pick the best rule of their
     family for a whole fit: accelerated full-batch descent, or SVRG for the
     stochastic modes (whose anchor needs a full pass, so a stream keeps plain
-    gradient descent). An optimizer object is cloned, never modified.
+    gradient descent). For ``loss="epsilon_insensitive"``, which has no
+    variance reduction (it is not smooth), the stochastic modes average
+    their iterates (:class:`AveragedSGD`), except on ``sparse`` data, where
+    the average costs O(n_features) per update and plain gradient descent
+    with a decaying step keeps the updates O(non-zeros). An optimizer object
+    is cloned, never modified.
     """
     if isinstance(settings.optimizer, str):
-        # a loss with kinks has no stable constant step: plain descent with a decaying one
         if settings.auto and not stream:
             smooth = settings.loss_object().smooth
             if settings.optimizer == "batch":
                 # a loss with kinks: accelerated steps on smoothed losses (continuation)
                 return AcceleratedGradient()
-            if not smooth:  # no variance reduction without smoothness: averaged iterates
+            if not smooth:  # no variance reduction without smoothness
+                if sparse:
+                    return GradientDescent(sampling=settings.optimizer)
                 return AveragedSGD(sampling=settings.optimizer)
             return SVRG(sampling=settings.optimizer)
         return GradientDescent(sampling=settings.optimizer)

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from scipy.optimize import linprog, minimize
+from sklearn.base import clone as sklearn_clone
 from sklearn.datasets import load_diabetes
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import ElasticNet, Lasso, SGDRegressor
@@ -486,3 +487,21 @@ def test_a_strong_l2_part_on_features_in_wild_units_converges(penalty, optimizer
         ref = ElasticNet(alpha=alpha, l1_ratio=0.5, tol=1e-14, max_iter=1_000_000).fit(X, y)
     assert est.converged_
     assert scale_free_error(X, y, est.coef_, ref.coef_) < 1e-6
+
+
+def test_epsilon_insensitive_on_sparse_data_keeps_updates_sparse():
+    # AveragedSGD's average costs O(n_features) per update on CSR: plain descent there
+    X, y = load_diabetes(return_X_y=True)
+    X = np.where(np.abs(X) < 0.02, 0.0, X)
+    dense = GradientDescentRegressor(
+        loss="epsilon_insensitive", epsilon=10.0, optimizer="stochastic"
+    )
+    sparse = _quiet_fit(sklearn_clone(dense), sp.csr_matrix(X), y)
+    assert isinstance(_quiet_fit(dense, X, y).optimizer_, AveragedSGD)
+    assert type(sparse.optimizer_) is GradientDescent and sparse.converged_
+    best = epsilon_insensitive_optimum(X, y, 10.0)
+    value = objective(
+        X, y, np.ones(len(y)), sparse.coef_, sparse.intercept_,
+        loss="epsilon_insensitive", epsilon=10.0, penalty=None, alpha=0.0, l1_ratio=0.0,
+    )  # fmt: skip
+    assert value <= 1.05 * best
