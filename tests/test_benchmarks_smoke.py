@@ -88,3 +88,23 @@ def test_converged_default_fit_case(quick_run):
         assert row["peer_digits"] is not None
     # the reference solver is exact to far more digits than tol
     assert rows[2]["peer_digits"] > 8
+
+
+@pytest.mark.parametrize(
+    ("script", "columns"),
+    [("bench_parity.py", 7), ("bench_lasso.py", 8)],
+)
+def test_the_issue_15_benchmarks_run_quickly(script, columns):
+    """The losses-and-penalties and Lasso benchmarks end to end, small sizes, no timing."""
+    proc = subprocess.run(
+        [sys.executable, str(RUN.parent / script), "--quick", "--rounds", "1"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    table = [line for line in proc.stdout.splitlines() if line.startswith("| ")]
+    rows = [line for line in table if not line.startswith("| data")]
+    assert rows and all(line.count("|") == columns + 1 for line in rows)
+    ratios = [float(line.split("|")[5 if script == "bench_lasso.py" else 7]) for line in rows]
+    assert all(ratio > 0 for ratio in ratios)
