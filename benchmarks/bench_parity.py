@@ -105,44 +105,19 @@ def loop_epoch(X, y, loss: str, penalty):
     return epoch
 
 
+def one_epoch_fit(estimator, X, y, loss: str, penalty, **options):
+    """A one-epoch ``fit`` of ``estimator`` (a class) with the row's objective."""
+    params = {"loss": loss, "penalty": penalty, "alpha": ALPHA, "l1_ratio": L1_RATIO}
+    params.update(epsilon=EPSILON, max_iter=1, tol=None, random_state=0, **options)
+    return quiet(lambda: estimator(**params).fit(X, y).coef_)
+
+
 def peer_epoch(X, y, loss: str, penalty, **options):
-    return quiet(
-        lambda: (
-            SGDRegressor(
-                loss=loss,
-                penalty=penalty,
-                alpha=ALPHA,
-                l1_ratio=L1_RATIO,
-                epsilon=EPSILON,
-                max_iter=1,
-                tol=None,
-                random_state=0,
-                **options,
-            )
-            .fit(X, y)
-            .coef_
-        )
-    )
+    return one_epoch_fit(SGDRegressor, X, y, loss, penalty, **options)
 
 
 def default_fit(X, y, loss: str, penalty):
-    return quiet(
-        lambda: (
-            GradientDescentRegressor(
-                optimizer="stochastic",
-                loss=loss,
-                penalty=penalty,
-                alpha=ALPHA,
-                l1_ratio=L1_RATIO,
-                epsilon=EPSILON,
-                max_iter=1,
-                tol=None,
-                random_state=0,
-            )
-            .fit(X, y)
-            .coef_
-        )
-    )
+    return one_epoch_fit(GradientDescentRegressor, X, y, loss, penalty, optimizer="stochastic")
 
 
 def table(datasets, rounds: int) -> list[str]:
