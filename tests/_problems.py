@@ -69,3 +69,31 @@ def compiled_and_numpy_fits(monkeypatch, make_optimizer, X, y, weights, method, 
                     est.partial_fit(X[rows], y[rows], sample_weight=w)
         fits.append(est)
     return fits
+
+
+def standardised_gram_objective(X, Y, s, *, alpha=0.0, l1=0.0):
+    """``GramLeastSquares`` of ``(X, Y, s)`` centred at the weighted means, in the
+    standardised coordinates of its certificate (as an "auto" fit runs it): ``(objective,
+    certificate)``."""
+    from gdreg._accuracy import certificate
+    from gdreg._objective import GramLeastSquares
+
+    c = np.full(len(X), 1.0 / len(X)) if s is None else s / s.sum()
+    objective = GramLeastSquares(X, Y, s, alpha=alpha, x_offset=c @ X, y_offset=c @ Y, l1=l1)
+    cert = certificate(objective, objective.yty)
+    scaled = objective.scaled(cert.column_scale)
+    scaled.set_lipschitz(cert.lipschitz)
+    return scaled, cert
+
+
+def compiled_and_python_gram_runs(objective, optimizer, schedule, monkeypatch, **kwargs):
+    """``gdreg._loop.run`` with the compiled Gram loop, then with the Python loop."""
+    from gdreg import _kernels, _loop
+
+    results = []
+    for compiled in (True, False):
+        with monkeypatch.context() as patch:
+            patch.setattr(_kernels, "COMPILED_MIN_SIZE", 0 if compiled else 10**18)
+            assert _loop._compiled_gram_applies(objective, False, 0, None, None) == compiled
+            results.append(_loop.run(objective, optimizer, schedule, **kwargs))
+    return results

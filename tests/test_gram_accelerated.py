@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.linalg
+from _problems import compiled_and_python_gram_runs, standardised_gram_objective
 from sklearn.linear_model import LinearRegression
 
 from gdreg import DivergenceError, GradientDescentRegressor, _kernels, _loop
-from gdreg._accuracy import _eigenvalues, certificate
+from gdreg._accuracy import _eigenvalues
 from gdreg._kernels import _gram
-from gdreg._objective import GramLeastSquares
 from gdreg.optimizers import AcceleratedGradient, GradientDescent
 from gdreg.schedules import Constant
 
@@ -28,24 +28,10 @@ def _data(n=600, d=6, k=1, seed=0, weighted=False):
 
 
 def _standardised_problem(alpha=0.01, k=1, weighted=False):
-    X, Y, s = _data(k=k, weighted=weighted)
-    c = np.full(len(X), 1.0 / len(X)) if s is None else s / s.sum()
-    objective = GramLeastSquares(X, Y, s, alpha=alpha, x_offset=c @ X, y_offset=c @ Y)
-    cert = certificate(objective, objective.yty)
-    scaled = objective.scaled(cert.column_scale)
-    scaled.set_lipschitz(cert.lipschitz)
-    return scaled, cert
+    return standardised_gram_objective(*_data(k=k, weighted=weighted), alpha=alpha)
 
 
-def _both_loops(objective, optimizer, schedule, monkeypatch, **kwargs):
-    """``run`` with the compiled Gram loop, then with the Python loop."""
-    results = []
-    for compiled in (True, False):
-        with monkeypatch.context() as patch:
-            patch.setattr(_kernels, "COMPILED_MIN_SIZE", 0 if compiled else 10**18)
-            assert _loop._compiled_gram_applies(objective, False, 0, None, None) == compiled
-            results.append(_loop.run(objective, optimizer, schedule, **kwargs))
-    return results
+_both_loops = compiled_and_python_gram_runs
 
 
 @pytest.mark.parametrize(

@@ -12,12 +12,12 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _problems import compiled_and_python_gram_runs, standardised_gram_objective
 from sklearn.datasets import load_diabetes
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import ElasticNet, Lasso
 
 from gdreg import DivergenceError, GradientDescentRegressor, _kernels, _loop
-from gdreg._accuracy import certificate
 from gdreg._kernels import _gram
 from gdreg._objective import GramLeastSquares
 from gdreg._penalty import split
@@ -103,23 +103,10 @@ def _problem(l1, l2=0.0, k=1, weighted=False, data="wild"):
     X, y = DATA[data]()
     Y = y[:, None] if k == 1 else np.column_stack([y, X @ np.linspace(-1, 1, X.shape[1]) / 50])
     s = _weights(len(y)) if weighted else None
-    c = np.full(len(y), 1.0 / len(y)) if s is None else s / s.sum()
-    objective = GramLeastSquares(X, Y, s, alpha=l2, x_offset=c @ X, y_offset=c @ Y, l1=l1)
-    cert = certificate(objective, objective.yty)
-    scaled = objective.scaled(cert.column_scale)
-    scaled.set_lipschitz(cert.lipschitz)
-    return scaled, cert
+    return standardised_gram_objective(X, Y, s, alpha=l2, l1=l1)
 
 
-def _both_loops(objective, optimizer, schedule, monkeypatch, **kwargs):
-    """``run`` with the compiled Gram loop, then with the Python loop."""
-    results = []
-    for fast in (True, False):
-        with monkeypatch.context() as patch:
-            patch.setattr(_kernels, "COMPILED_MIN_SIZE", 0 if fast else 10**18)
-            assert _loop._compiled_gram_applies(objective, False, 0, None, None) == fast
-            results.append(_loop.run(objective, optimizer, schedule, **kwargs))
-    return results
+_both_loops = compiled_and_python_gram_runs
 
 
 def _assert_same_run(fast, slow, objective):

@@ -238,6 +238,29 @@ _prefetch = _no_prefetch if numba.config.DISABLE_JIT else _prefetch_line
 _SUMS = {"reassoc", "contract"}
 
 
+# -- the penalty -------------------------------------------------------------------------
+@_jit(inline="always", nogil=True)
+def _batch_penalty(theta, d, k, alpha, l1, size):
+    """``size`` times the penalty of the coefficient rows of ``theta`` (d x k).
+
+    ``alpha |w|^2 / 2``, plus ``l1 |w|_1`` unless ``l1`` is None or 0 (the
+    running objective of a batch of ``size`` samples counts it once per sample).
+    """
+    penalty = 0.0
+    if alpha != 0.0:
+        for f in range(d):
+            for j in range(k):
+                penalty += theta[f, j] * theta[f, j]
+    value = 0.5 * alpha * penalty * size
+    if l1 is not None and l1 != 0.0:
+        penalty = 0.0
+        for f in range(d):
+            for j in range(k):
+                penalty += abs(theta[f, j])
+        value += l1 * penalty * size
+    return value
+
+
 # -- the l1 penalty's proximal step --------------------------------------------------
 @_jit(inline="always", nogil=True)
 def _shrink(value, threshold):

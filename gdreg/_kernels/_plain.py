@@ -10,6 +10,7 @@ from gdreg._kernels._compile import (
     _LINE,
     _PREFETCH_AHEAD,
     _SUMS,
+    _batch_penalty,
     _jit,
     _prefetch,
     _shrink,
@@ -249,30 +250,25 @@ def _plain_epoch_dense(
                     grad[f, j] += xc * r[j]
             for j in range(k):
                 grad[d, j] += si * r[j]
-        penalty = 0.0
-        if alpha != 0.0:
-            for f in range(d):
-                for j in range(k):
-                    penalty += theta[f, j] * theta[f, j]
-        total += batch_loss + 0.5 * alpha * penalty * size
-        if l1 is not None and l1 != 0.0:
-            penalty = 0.0
-            for f in range(d):
-                for j in range(k):
-                    penalty += abs(theta[f, j])
-            total += l1 * penalty * size
-        eta = steps[bi]
+        total += batch_loss + _batch_penalty(theta, d, k, alpha, l1, size)
+        _plain_step(theta, grad, prec, d, k, alpha, l1, learn_b, steps[bi], size)
+    return total / n
+
+
+@_jit(inline="always", nogil=True)
+def _plain_step(theta, grad, prec, d, k, alpha, l1, learn_b, eta, size):
+    """One batch's step of the any-target kernels: the mean gradient ``grad / size``
+    plus the l2 part, then the l1 part's soft-threshold (``l1`` None: none)."""
+    for f in range(d):
+        for j in range(k):
+            theta[f, j] -= eta * prec[f] * (grad[f, j] / size + alpha * theta[f, j])
+    if l1 is not None and l1 != 0.0:
         for f in range(d):
             for j in range(k):
-                theta[f, j] -= eta * prec[f] * (grad[f, j] / size + alpha * theta[f, j])
-        if l1 is not None and l1 != 0.0:
-            for f in range(d):
-                for j in range(k):
-                    theta[f, j] = _shrink(theta[f, j], eta * l1 * prec[f])
-        if learn_b:
-            for j in range(k):
-                theta[d, j] -= eta * (grad[d, j] / size)
-    return total / n
+                theta[f, j] = _shrink(theta[f, j], eta * l1 * prec[f])
+    if learn_b:
+        for j in range(k):
+            theta[d, j] -= eta * (grad[d, j] / size)
 
 
 @_jit(nogil=True)
@@ -330,29 +326,8 @@ def _plain_epoch_csr(
                 grad[f, j] -= x_off[f] * sr_sum[j]
         for j in range(k):
             grad[d, j] = sr_sum[j]
-        penalty = 0.0
-        if alpha != 0.0:
-            for f in range(d):
-                for j in range(k):
-                    penalty += theta[f, j] * theta[f, j]
-        total += batch_loss + 0.5 * alpha * penalty * size
-        if l1 is not None and l1 != 0.0:
-            penalty = 0.0
-            for f in range(d):
-                for j in range(k):
-                    penalty += abs(theta[f, j])
-            total += l1 * penalty * size
-        eta = steps[bi]
-        for f in range(d):
-            for j in range(k):
-                theta[f, j] -= eta * prec[f] * (grad[f, j] / size + alpha * theta[f, j])
-        if l1 is not None and l1 != 0.0:
-            for f in range(d):
-                for j in range(k):
-                    theta[f, j] = _shrink(theta[f, j], eta * l1 * prec[f])
-        if learn_b:
-            for j in range(k):
-                theta[d, j] -= eta * (grad[d, j] / size)
+        total += batch_loss + _batch_penalty(theta, d, k, alpha, l1, size)
+        _plain_step(theta, grad, prec, d, k, alpha, l1, learn_b, steps[bi], size)
     return total / n
 
 

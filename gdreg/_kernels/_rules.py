@@ -74,6 +74,7 @@ from gdreg._kernels._compile import (
     _LINE,
     _PREFETCH_AHEAD,
     _SUMS,
+    _batch_penalty,
     _jit,
     _prefetch,
     _shrink,
@@ -407,18 +408,7 @@ def _rule_epoch_dense(
                     grad[f, j] += xc * r[j]
             for j in range(k):
                 grad[d, j] += si * r[j]
-        penalty = 0.0
-        if alpha != 0.0:
-            for f in range(d):
-                for j in range(k):
-                    penalty += theta[f, j] * theta[f, j]
-        total += batch_loss + 0.5 * alpha * penalty * size
-        if l1 is not None and l1 != 0.0:
-            penalty = 0.0
-            for f in range(d):
-                for j in range(k):
-                    penalty += abs(theta[f, j])
-            total += l1 * penalty * size
+        total += batch_loss + _batch_penalty(theta, d, k, alpha, l1, size)
         factors = _factors(hyper, float(count0 + bi + 1))
         step = steps[bi]
         _apply_rule(theta, inv, a, b, hyper, factors, grad, alpha, learn_b, size, step, l1)
@@ -473,18 +463,7 @@ def _rule_epoch_csr(
         for f in range(d):
             for j in range(k):
                 grad[f, j] -= x_off[f] * grad[d, j]
-        penalty = 0.0
-        if alpha != 0.0:
-            for f in range(d):
-                for j in range(k):
-                    penalty += theta[f, j] * theta[f, j]
-        total += batch_loss + 0.5 * alpha * penalty * size
-        if l1 is not None and l1 != 0.0:
-            penalty = 0.0
-            for f in range(d):
-                for j in range(k):
-                    penalty += abs(theta[f, j])
-            total += l1 * penalty * size
+        total += batch_loss + _batch_penalty(theta, d, k, alpha, l1, size)
         factors = _factors(hyper, float(count0 + bi + 1))
         step = steps[bi]
         _apply_rule(theta, inv, a, b, hyper, factors, grad, alpha, learn_b, size, step, l1)
