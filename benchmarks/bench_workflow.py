@@ -5,7 +5,7 @@ Usage::
     python benchmarks/bench_workflow.py            # 200,000 x 50, 5 rounds
     python benchmarks/bench_workflow.py --quick    # 40,000 x 20, 2 rounds, under a minute
 
-Two cases, each printed as a Markdown table:
+Three cases, each printed as a Markdown table:
 
 1. ``GridSearchCV(estimator, {"alpha": 4 values}, cv=3, n_jobs=...)`` for
    ``GradientDescentRegressor()`` and ``Ridge()``, with ``n_jobs`` 1 and 2.
@@ -20,6 +20,10 @@ Two cases, each printed as a Markdown table:
    kernels compile) and with the cache the previous process left on disk (the
    kernels are loaded), against the second fit of the same process. "first -
    second" is what the process pays once for its compiled code.
+3. ``busy``: the default fit and ``Ridge(alpha=1e-6)`` on 400,000 x 50, on
+   the machine as it is and while another process keeps one core busy (a
+   Python busy loop): a parallel pass whose parts wait for each other would
+   slow down by far more than the core it lost.
 
 No timing here is asserted by a test; compare ratios measured in one run.
 """
@@ -33,9 +37,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 #: Sizes of the full and the quick run: (n_samples, n_features).
 SIZES = {"full": (200_000, 50), "quick": (40_000, 20)}
+#: Sizes of the busy-host case.
+BUSY_SIZES = {"full": (400_000, 50), "quick": (40_000, 20)}
 #: The optimizer families of the first-fit case, as ``GradientDescentRegressor`` arguments.
 FAMILIES = {
     "batch": "optimizer='batch'",
@@ -128,6 +135,51 @@ def first_fits(n: int, d: int, rounds: int, families) -> dict:
     return runs
 
 
+def busy_host(n: int, d: int, rounds: int) -> dict:
+    """Per ``(estimator, "quiet" | "busy")``: the seconds of ``rounds`` interleaved fits."""
+    import numpy as np
+    from sklearn.linear_model import Ridge
+
+    from gdreg import GradientDescentRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n, d))
+    y = X @ rng.standard_normal(d) + rng.standard_normal(n)
+    makers = {"gdreg": GradientDescentRegressor, "Ridge": lambda: Ridge(alpha=1e-6)}
+    runs: dict = {}
+    for state in ("quiet", "busy"):
+        hog = None
+        if state == "busy":
+            hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+            time.sleep(0.5)  # let it take its core
+        try:
+            for make in makers.values():  # warm-up: kernels loaded, caches touched
+                make().fit(X, y)
+            for _ in range(rounds):
+                for name, make in makers.items():
+                    start = time.perf_counter()
+                    make().fit(X, y)
+                    runs.setdefault((name, state), []).append(time.perf_counter() - start)
+        finally:
+            if hog is not None:
+                hog.kill()
+                hog.wait()
+    return runs
+
+
+def busy_table(runs: dict, n: int, d: int, rounds: int) -> str:
+    lines = [
+        f"Default fit on {n:,} x {d} with another process holding a core, median of {rounds}",
+        "",
+        "| estimator | quiet s | one core busy s | busy / quiet |",
+        "|---|---|---|---|",
+    ]
+    for name in ("gdreg", "Ridge"):
+        quiet, busy = _median(runs[name, "quiet"]), _median(runs[name, "busy"])
+        lines.append(f"| {name} | {quiet:.3f} | {busy:.3f} | {busy / quiet:.2f} |")
+    return "\n".join(lines)
+
+
 def _median(values) -> float:
     return statistics.median(values)
 
@@ -172,7 +224,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, 2 rounds")
     parser.add_argument("--rounds", type=int, default=None, help="fresh processes per config")
-    parser.add_argument("--cases", default="grid,first", help="comma-separated: grid, first")
+    parser.add_argument(
+        "--cases", default="grid,first,busy", help="comma-separated: grid, first, busy"
+    )
     parser.add_argument("--families", default=",".join(FAMILIES), help="first-fit families")
     args = parser.parse_args(argv)
     n, d = SIZES["quick" if args.quick else "full"]
@@ -187,6 +241,10 @@ def main(argv=None) -> int:
     if "first" in cases:
         families = args.families.split(",")
         print(first_fit_table(first_fits(n, d, rounds, families), n, d, rounds), end="\n\n")
+    if "busy" in cases:
+        n_busy, d_busy = BUSY_SIZES["quick" if args.quick else "full"]
+        runs = busy_host(n_busy, d_busy, max(rounds, 5))
+        print(busy_table(runs, n_busy, d_busy, max(rounds, 5)), end="\n\n")
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
     return 0
 

@@ -142,17 +142,80 @@ def certificate(objective, yty, dtype=np.float64) -> Certificate:
             h_u = h_u[np.ix_(active, active)]
         if not h_u.size:
             return Certificate(spread, target_spreads(yty), 0.0, np.inf)
-        eigenvalues = _eigenvalues(h_u)
-        top = float(max(eigenvalues[-1], 0.0))
-        null_level = _NULL_ROUNDING_UNITS * max(d, 1) * np.finfo(dtype).eps * top
-        positive = eigenvalues[eigenvalues > null_level]
-        curvature = float(positive[0]) if positive.size else np.inf
-        null_dimension = int(eigenvalues.size - positive.size)
+        top, curvature, null_dimension = _spectrum(h_u, d, dtype)
         null_space = None
         if null_dimension:
             null_space = _null_space_w(hessian, spread, active, null_dimension)
         return Certificate(spread, target_spreads(yty), top, curvature, null_dimension, null_space)
     return _lanczos_certificate(base, yty, dtype)
+
+
+#: From this size on, the spectrum's three numbers come from the tridiagonal form
+#: by bisection rather than from all eigenvalues (at d = 100: 255 against 340 us).
+_TRIDIAGONAL_MIN = 64
+
+
+def _spectrum(h_u: np.ndarray, d: int, dtype) -> tuple[float, float, int]:
+    """``(top, curvature, null_dimension)`` of the symmetric ``h_u``, which is left as it was.
+
+    ``top`` is the largest eigenvalue (at least 0), ``null_dimension`` the
+    number of eigenvalues at or below the null level (``d eps top`` times
+    :data:`_NULL_ROUNDING_UNITS`) and ``curvature`` the smallest one above
+    it (``inf`` if none). For larger matrices LAPACK reduces ``h_u`` to
+    tridiagonal form (``sytrd``) and bisection (``stebz``) finds just these:
+    the largest eigenvalue, the count below the level (a Sturm count) and
+    the next one, each as accurate as when all eigenvalues are computed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> top, curvature, null = _spectrum(np.diag([0.0, 2.0, 5.0]), 3, np.float64)
+    >>> float(top), float(curvature), null
+    (5.0, 2.0, 1)
+    """
+    size = h_u.shape[0]
+    eps = float(np.finfo(dtype).eps)
+    if size >= _TRIDIAGONAL_MIN:
+        found = _spectrum_by_bisection(h_u, _NULL_ROUNDING_UNITS * max(d, 1) * eps)
+        if found is not None:
+            return found
+    eigenvalues = _eigenvalues(h_u)
+    top = float(max(eigenvalues[-1], 0.0))
+    null_level = _NULL_ROUNDING_UNITS * max(d, 1) * eps * top
+    positive = eigenvalues[eigenvalues > null_level]
+    curvature = float(positive[0]) if positive.size else np.inf
+    return top, curvature, int(eigenvalues.size - positive.size)
+
+
+def _spectrum_by_bisection(h_u: np.ndarray, relative_level: float):
+    """:func:`_spectrum` through the tridiagonal form, or None if LAPACK reports a failure."""
+    sytrd, stebz = scipy.linalg.get_lapack_funcs(("sytrd", "stebz"), (h_u,))
+    _, diagonal, off_diagonal, _, info = sytrd(h_u, lower=1)
+    if info != 0:
+        return None
+    size = diagonal.size
+
+    def eigenvalues(kind, low, high, first, last):
+        # kind 1: those in (low, high]; kind 2: those of 1-based indices first..last
+        count, values, _, _, info = stebz(
+            diagonal, off_diagonal, kind, low, high, first, last, 0.0, b"E"
+        )
+        return None if info != 0 else values[:count]
+
+    largest = eigenvalues(2, 0.0, 0.0, size, size)
+    if largest is None or largest.size != 1:
+        return None
+    top = float(max(largest[0], 0.0))
+    below = eigenvalues(1, -np.inf, relative_level * top, 1, 1)
+    if below is None:
+        return None
+    null_dimension = int(below.size)
+    if null_dimension == size:
+        return top, np.inf, null_dimension
+    next_one = eigenvalues(2, 0.0, 0.0, null_dimension + 1, null_dimension + 1)
+    if next_one is None or next_one.size != 1:
+        return None
+    return top, float(next_one[0]), null_dimension
 
 
 def _eigenvalues(h_u: np.ndarray) -> np.ndarray:

@@ -50,6 +50,7 @@ from gdreg._validation import (
     check_largest_magnitude,
     column_range,
     finite_sum_weights,
+    magnitude_within_limits,
     one_pass_applies,
     range_magnitude,
     sample_fractions,
@@ -141,7 +142,7 @@ class Problem(NamedTuple):
     weights: np.ndarray | None  # validated, sum finite; None for uniform weights
     one_d: bool  # y was 1-D
     dtype: np.dtype  # the data's own dtype: the coefficients are returned in it
-    x_range: tuple  # column-wise (min, max) of X
+    x_range: tuple | None  # column-wise (min, max) of X; None when the moments stand for it
     y_range: tuple  # ... and of Y
     x_means: np.ndarray | None = None  # weighted column means, when the summary pass gave them
     moments: DenseMoments | None = None  # the fused pass of the Gram route
@@ -279,7 +280,8 @@ def prepare(
     if fused and isinstance(X, np.ndarray):
         c = None if weights is None else sample_fractions(weights, X.shape[0], X.dtype)
         moments = dense_moments(X, Y, c)
-        x_range, y_range = (moments.x_low, moments.x_high), (moments.y_low, moments.y_high)
+        y_range = (moments.y_low, moments.y_high)
+        x_range = None if moments.x_low is None else (moments.x_low, moments.x_high)
         finite = moments.finite
     elif own_check or sp.issparse(X):
         # a large CSR X has its range and means summarised in one pass too (its
@@ -293,12 +295,18 @@ def prepare(
         # pass did not run after all (validation converted X), or when X is
         # finite and a sum overflowed: the magnitude check then says so.
         check_array(X, accept_sparse="csr", dtype=None, input_name="X", estimator=estimator_name)
-    if x_range is None:
+    if x_range is None and not (
+        moments is not None
+        and magnitude_within_limits(
+            *moments.largest_magnitude_bounds(X.shape[0]), dtype, X.shape[1], small=True
+        )
+    ):
         x_range = _column_range(X, batch)
     if y_range is None:
         y_range = _column_range(Y, batch)
     # against the limits of the data's own precision, whatever precision the fit runs in
-    check_largest_magnitude("X", range_magnitude(*x_range), dtype, X.shape[1], small=True)
+    if x_range is not None:
+        check_largest_magnitude("X", range_magnitude(*x_range), dtype, X.shape[1], small=True)
     check_largest_magnitude("y", range_magnitude(*y_range), dtype, Y.shape[1], small=False)
     return Problem(X, Y, weights, one_d, dtype, x_range, y_range, x_means, moments)
 

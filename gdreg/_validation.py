@@ -223,6 +223,30 @@ def range_magnitude(low, high) -> float:
     return float(max(np.max(high, initial=0.0), -np.min(low, initial=0.0)))
 
 
+def _magnitude_limits(dtype, n_columns: int) -> tuple[float, float]:
+    """``(too_small, too_large)``: the largest magnitude must lie between them."""
+    info = np.finfo(dtype)
+    too_large = math.sqrt(float(info.max) / (16.0 * max(n_columns, 1)))
+    return math.sqrt(float(info.tiny)) * 2.0**10, too_large
+
+
+def magnitude_within_limits(lower: float, upper: float, dtype, n_columns: int, *, small) -> bool:
+    """Whether :func:`check_largest_magnitude` passes for every largest magnitude in the bounds.
+
+    With a factor of 2 to spare on each side, for bounds computed in floating
+    point. False means only that the bounds cannot tell.
+
+    Examples
+    --------
+    >>> magnitude_within_limits(1.0, 1e3, np.float64, 10, small=True)
+    True
+    >>> magnitude_within_limits(1e-160, 1.0, np.float64, 10, small=True)
+    False
+    """
+    too_small, too_large = _magnitude_limits(dtype, n_columns)
+    return 2.0 * upper <= too_large and (not small or lower >= 2.0 * too_small)
+
+
 def check_largest_magnitude(name, largest, dtype, n_columns, *, small):
     """:func:`check_magnitude` given the largest magnitude ``largest`` of the entries.
 
@@ -238,9 +262,7 @@ def check_largest_magnitude(name, largest, dtype, n_columns, *, small):
     ValueError: X has no value larger than 1e-200 in magnitude: their squares underflow ...
     """
     dtype = np.dtype(dtype)
-    info = np.finfo(dtype)
-    too_large = math.sqrt(float(info.max) / (16.0 * max(n_columns, 1)))
-    too_small = math.sqrt(float(info.tiny)) * 2.0**10
+    too_small, too_large = _magnitude_limits(dtype, n_columns)
     fix = "for example with sklearn.preprocessing.MaxAbsScaler or StandardScaler"
     if name == "y":
         fix = "for example with sklearn.compose.TransformedTargetRegressor"

@@ -108,3 +108,33 @@ def test_the_issue_15_benchmarks_run_quickly(script, columns):
     assert rows and all(line.count("|") == columns + 1 for line in rows)
     ratios = [float(line.split("|")[5 if script == "bench_lasso.py" else 7]) for line in rows]
     assert all(ratio > 0 for ratio in ratios)
+
+
+def test_the_workflow_benchmark_runs_quickly():
+    """Grid searches, a first fit and the busy-host case end to end, small sizes, no timing."""
+    proc = subprocess.run(
+        [
+            *(sys.executable, str(RUN.parent / "bench_workflow.py"), "--quick"),
+            *("--rounds", "1", "--families", "batch"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    tables = proc.stdout.split("\n\n")
+    rows = {
+        table.splitlines()[0].split(" ")[0]: [
+            line.split("|")[1:-1] for line in table.splitlines() if line.startswith("| ")
+        ][1:]  # after the header (the rule under it starts "|---")
+        for table in tables
+        if "| " in table
+    }
+    grid, first, busy = rows["GridSearchCV(alpha:"], rows["First"], rows["Default"]
+    assert {(r[0].strip(), r[1].strip()) for r in grid} == {
+        (name, jobs) for name in ("gdreg", "Ridge") for jobs in ("1", "2")
+    }
+    assert [r[0].strip() for r in first] == ["batch", "batch"]
+    assert [r[0].strip() for r in busy] == ["gdreg", "Ridge"]
+    seconds = [float(cell) for r in grid for cell in r[2:]] + [float(r[1]) for r in busy]
+    assert all(math.isfinite(s) and s > 0 for s in seconds)

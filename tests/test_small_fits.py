@@ -51,12 +51,40 @@ def test_dense_moments_match_explicit_centring(shape, dtype, weighted):
     assert np.max(np.abs(m.xx - xx) / scale) < rtol
     np.testing.assert_allclose(m.yy, yy, rtol=rtol)
     assert np.max(np.abs(m.xy - xy) / np.sqrt(np.outer(np.diag(xx), yy))) < rtol
-    # the ranges are exact, rows of zero weight included
-    np.testing.assert_array_equal(m.x_low, X.min(axis=0))
-    np.testing.assert_array_equal(m.x_high, X.max(axis=0))
+    if weighted:  # the ranges are exact, rows of zero weight included
+        np.testing.assert_array_equal(m.x_low, X.min(axis=0))
+        np.testing.assert_array_equal(m.x_high, X.max(axis=0))
+    else:  # every entry is in the moments, which bound the largest magnitude
+        assert m.x_low is None and m.x_high is None
+        lower, upper = m.largest_magnitude_bounds(n)
+        largest = np.max(np.abs(X.astype(np.float64)))
+        assert lower * (1 - 1e-6) <= largest <= upper * (1 + 1e-6)
     np.testing.assert_array_equal(m.y_low, Y.min(axis=0))
     np.testing.assert_array_equal(m.y_high, Y.max(axis=0))
     assert m.finite
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_dense_moments_where_chunk_means_jump(dtype):
+    """Each chunk is centred on the mean so far: a jump far beyond the chunks' spread
+    (a step, a trend, one outlying block) costs no digits."""
+    n = 300_000
+    rng = np.random.default_rng(11)
+    noise = rng.standard_normal((n, 4)) * 1e-3
+    step = np.where(np.arange(n) >= n - 1000, 1e6, 0.0)
+    X = np.column_stack([step, np.arange(n) * 1e3, 5e7 + step, np.zeros(n)]) + noise
+    X[: n // 2, 3] = -1e5  # half the rows far from the rest
+    X = X.astype(dtype)
+    Y = X[:, :1] * 2.0 + 1.0
+    m = dense_moments(X, Y)
+    x_mean, y_mean, xx, xy, yy = _reference_moments(X, Y, np.full(n, 1.0 / n))
+    rtol = 1e-10 if dtype == np.float64 else 1e-4
+    scale = np.sqrt(np.outer(np.diag(xx), np.diag(xx)))
+    assert np.max(np.abs(m.xx - xx) / scale) < rtol
+    np.testing.assert_allclose(m.x_mean, x_mean, rtol=rtol)
+    np.testing.assert_allclose(m.y_mean, y_mean, rtol=rtol)
+    np.testing.assert_allclose(m.yy, yy, rtol=rtol)
+    assert np.max(np.abs(m.xy - xy) / np.sqrt(np.outer(np.diag(xx), yy))) < rtol
 
 
 def test_dense_moments_constant_columns_are_exact():
@@ -68,6 +96,44 @@ def test_dense_moments_constant_columns_are_exact():
     assert m.x_mean[1] == 0.1 and m.y_mean[0] == 7.3
     assert not np.any(m.xx[1]) and not np.any(m.xx[:, 1]) and not np.any(m.xy)
     assert m.yy[0] == 0.0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n", [5, 3001, 200_001])
+def test_constant_columns_without_ranges_are_exactly_the_constant_ones(n, dtype):
+    """Without weights no range is taken: the moments single out the columns to compare."""
+    rng = np.random.default_rng(n)
+    base = np.array([0.1, 1e8 + 0.3, -7.0, 0.0, 1e-300, 123.456, 1e8, 2.0e3, 5.0])
+    X = np.tile(base, (n, 1)).astype(dtype)
+    # columns 5-8 vary: one entry, a spread at the last digits, a trend, sorted noise
+    X[n // 2, 5] = np.nextafter(X[n // 2, 5], np.inf, dtype=dtype)
+    X[:, 6] += np.arange(n) % 3 * np.spacing(X[0, 6])
+    X[:, 7] += np.linspace(0.0, 1.0, n, dtype=dtype)
+    X[:, 8] = np.sort(rng.standard_normal(n)).astype(dtype) + 5.0
+    Y = X[:, -1:].copy()
+    m = dense_moments(X, Y)
+    constant = X.min(axis=0) == X.max(axis=0)
+    assert constant.tolist() == [True] * 5 + [False] * 4 or n < 3
+    for j in np.flatnonzero(constant):
+        assert m.x_mean[j] == X[0, j]
+        assert not np.any(m.xx[j]) and not np.any(m.xx[:, j]) and not np.any(m.xy[j])
+    # a varying column keeps its computed moment (a single ulp's spread is round-off)
+    assert np.all(np.diag(m.xx)[7:] > 0)
+
+
+def test_largest_magnitude_bounds_decide_the_magnitude_check_only_when_they_can():
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((4000, 3))
+    m = dense_moments(X, X[:, :1])
+    assert _validation.magnitude_within_limits(
+        *m.largest_magnitude_bounds(4000), np.float64, 3, small=True
+    )
+    tiny = dense_moments(X * 1e-160, X[:, :1])  # squares underflow: the bounds cannot tell
+    assert not _validation.magnitude_within_limits(
+        *tiny.largest_magnitude_bounds(4000), np.float64, 3, small=True
+    )
+    with pytest.raises(ValueError, match="no value larger than"):
+        GradientDescentRegressor().fit(X * 1e-160, X[:, 0])
 
 
 def test_moments_about_any_offset_equal_the_sums_about_it():
@@ -354,3 +420,32 @@ def test_remembered_parameter_checks_still_reject_bad_values(params):
         with pytest.raises(ValueError, match="parameter of GradientDescentRegressor"):
             reg.fit(X, y)
         assert not hasattr(reg, "coef_")
+
+
+@pytest.mark.parametrize("size", [64, 100, 160])
+@pytest.mark.parametrize("kind", ["full rank", "null space", "clustered", "zero"])
+def test_spectrum_by_bisection_equals_the_one_from_all_eigenvalues(size, kind):
+    """The certificate's three numbers from the tridiagonal form, against numpy's eigvalsh."""
+    rng = np.random.default_rng(size)
+    A = rng.standard_normal((3 * size, size)) * 10.0 ** rng.uniform(-2, 2, size)
+    if kind == "null space":
+        A[:, :5] = A[:, 5:10] @ rng.standard_normal((5, 5))  # five dependent columns
+    elif kind == "clustered":
+        A = np.linalg.qr(A)[0] * 3.0  # every eigenvalue 9
+    elif kind == "zero":
+        A = np.zeros_like(A)
+    h = A.T @ A
+    h = (h + h.T) / 2
+    saved = h.copy()
+    top, curvature, null = _accuracy._spectrum(h, size, np.float64)
+    assert np.array_equal(h, saved)  # left as it was: the null space is computed from it
+    eigenvalues = np.linalg.eigvalsh(h)
+    level = _accuracy._NULL_ROUNDING_UNITS * size * np.finfo(float).eps * max(eigenvalues[-1], 0)
+    positive = eigenvalues[eigenvalues > level]
+    assert null == eigenvalues.size - positive.size
+    assert top == pytest.approx(max(eigenvalues[-1], 0.0), rel=1e-12, abs=0)
+    if positive.size:  # both are backward stable: to a few eps times the largest
+        rounding = 100 * size * np.finfo(float).eps * eigenvalues[-1]
+        assert curvature == pytest.approx(positive[0], rel=1e-12, abs=rounding)
+    else:
+        assert curvature == np.inf
