@@ -1,5 +1,6 @@
 """``benchmarks/run.py --quick`` runs end to end (a smoke test: no timing is asserted)."""
 
+import itertools
 import json
 import math
 import subprocess
@@ -122,13 +123,13 @@ def test_the_workflow_benchmark_runs_quickly():
         timeout=600,
     )
     assert proc.returncode == 0, proc.stderr
-    tables = proc.stdout.split("\n\n")
+    blocks = proc.stdout.strip().split("\n\n")  # a title, then its table
     rows = {
-        table.splitlines()[0].split(" ")[0]: [
+        title.split(" ")[0]: [
             line.split("|")[1:-1] for line in table.splitlines() if line.startswith("| ")
         ][1:]  # after the header (the rule under it starts "|---")
-        for table in tables
-        if "| " in table
+        for title, table in itertools.pairwise(blocks)
+        if table.startswith("| ")
     }
     grid, first, busy = rows["GridSearchCV(alpha:"], rows["First"], rows["Default"]
     assert {(r[0].strip(), r[1].strip()) for r in grid} == {

@@ -368,3 +368,90 @@ def test_an_edited_update_piece_gets_a_fresh_cache(tmp_path):
     first, second = json.loads(before.stdout), json.loads(after.stdout)
     assert Path(first).parent == Path(second).parent == tmp_path / "cache"
     assert first != second
+
+
+# -- kernels that load without numba's runtime ---------------------------------------
+#: The kernels marked ``_nrt=False``: every kernel of the first fit of each optimizer
+#: family on dense single-target data (see ``gdreg._kernels._compile._jit``).
+RUNTIME_FREE = [
+    "_summaries._row_pass",
+    "_order._shuffle",
+    "_plain._sgd_dense",
+    "_plain._minibatch_dense",
+    "_rules._rule_sgd_dense",
+    "_rules._rule_minibatch_dense",
+    "_gram._gram_descent",
+]
+
+
+def _kernel(path):
+    module, name = path.split(".")
+    return getattr(__import__(f"gdreg._kernels.{module}", fromlist=[name]), name)
+
+
+def _fit_every_family():
+    from gdreg import GradientDescentRegressor
+    from gdreg.optimizers import SVRG, Adam, AveragedSGD
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((70_000, 20))  # from 65,536 rows the shuffle is compiled too
+    y = X @ rng.standard_normal(20) + 2.0
+    fits = {}
+    for name, optimizer in [
+        ("batch", "batch"),
+        ("stochastic", "stochastic"),
+        ("minibatch", "minibatch"),
+        ("svrg", SVRG()),
+        ("averaged", AveragedSGD()),
+        ("adam", Adam(sampling="minibatch", batch_size=32)),
+    ]:
+        est = GradientDescentRegressor(optimizer=optimizer, max_iter=3, tol=None, random_state=0)
+        fits[name] = est.fit(X, y)
+    return X, y, fits
+
+
+@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="needs compiled kernels")
+def test_runtime_free_kernels_reference_no_runtime_function():
+    """A kernel loaded without the runtime must not call it: no ``NRT_`` symbol in its code."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _fit_every_family()
+    for path in RUNTIME_FREE:
+        kernel = _kernel(path)
+        assert kernel.targetoptions.get("_nrt") is False, path
+        assert kernel.signatures, f"{path} was not reached"
+        for signature, llvm in kernel.inspect_llvm().items():
+            assert "NRT_" not in llvm, (path, signature)
+
+
+RUNTIME_SCRIPT = """
+    import json, warnings
+    import numpy as np
+    from numba.core.runtime import rtsys
+    from sklearn.linear_model import LinearRegression
+    from gdreg import GradientDescentRegressor
+
+    warnings.simplefilter("ignore")
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((200_000, 20))
+    y = X @ rng.standard_normal(20) + 1.0
+    ref = LinearRegression().fit(X, y).coef_
+    gaps = {}
+    for optimizer in ("batch", "stochastic", "minibatch"):
+        est = GradientDescentRegressor(optimizer=optimizer, max_iter=5, random_state=0).fit(X, y)
+        gaps[optimizer] = float(np.max(np.abs(est.coef_ - ref)))
+    print(json.dumps({"runtime": bool(rtsys._init), "gaps": gaps}))
+"""
+
+
+@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="needs compiled kernels")
+def test_first_fits_with_the_kernels_on_disk_never_start_the_runtime(tmp_path):
+    """The second process loads every kernel it needs without starting numba's runtime."""
+    env = _clean_env(NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    first = _run(RUNTIME_SCRIPT, env, tmp_path)  # compiles, which starts the runtime
+    second = _run(RUNTIME_SCRIPT, env, tmp_path)  # loads from disk
+    assert first["runtime"] and not second["runtime"]
+    assert second["gaps"] == first["gaps"]
+    assert max(second["gaps"].values()) < 1e-2

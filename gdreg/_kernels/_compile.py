@@ -131,7 +131,8 @@ class _KernelCache(FunctionCache):
             # a numba whose cache internals differ from those this was written for
             # (0.6x): its own loader, slower to start but always right
             return super().load_overload(sig, target_context)
-        rtsys.initialize(target_context)  # idempotent: NRT's allocator and refcounting
+        if self._needs_runtime:
+            rtsys.initialize(target_context)  # idempotent: NRT's allocator and refcounting
         with guard():
             return load(sig, target_context)
         # None when the guard swallowed an error, as in numba
@@ -153,7 +154,12 @@ def _cached(dispatcher):
     numba.config.CACHE_DIR = CACHE_DIR
     try:
         # what dispatcher.enable_caching() does, with the cache class below
-        dispatcher._cache = _KernelCache(dispatcher.py_func)
+        cache = _KernelCache(dispatcher.py_func)
+        # a kernel compiled without numba's runtime (it allocates nothing) loads
+        # without initialising it: NRT compiles its own helpers with LLVM in
+        # every process (about 20 ms)
+        cache._needs_runtime = dispatcher.targetoptions.get("_nrt", True) is not False
+        dispatcher._cache = cache
     except (RuntimeError, OSError):
         pass  # the directory went away since import: compile in memory only
     finally:
@@ -165,7 +171,12 @@ def _jit(**options):
     """``numba.njit(**options)``, cached in :data:`CACHE_DIR` (see :func:`_cached`).
 
     With ``NUMBA_DISABLE_JIT=1`` this returns the Python function unchanged,
-    as ``njit`` does.
+    as ``njit`` does. ``_nrt=False`` (numba's switch for its runtime) marks
+    a kernel that allocates nothing and calls only inlined helpers that
+    allocate nothing either: numba then refuses to compile it should it ever
+    need the runtime, and :class:`_KernelCache` loads it from disk without
+    initialising the runtime, which costs every process about 20 ms (the
+    kernels of the first fits of every optimizer family are marked so).
     """
 
     def decorate(func):

@@ -20,7 +20,7 @@ READY_SCALE = 10_000
 
 
 # -- full batch on the sufficient statistics -----------------------------------------
-@_jit(nogil=True)
+@_jit(nogil=True, _nrt=False)
 def _gram_descent(
     hessian_t,
     xty,

@@ -8,7 +8,7 @@ from gdreg._kernels._compile import _jit
 
 
 # -- the visiting order of an epoch ----------------------------------------------------
-@_jit(nogil=True)
+@_jit(nogil=True, _nrt=False)
 def _shuffle(seed, out):
     """Fisher-Yates over ``out`` (filled with 0..n-1), driven by splitmix64."""
     n = out.shape[0]

@@ -24,7 +24,7 @@ from gdreg._kernels._sparse import _prefetch_ahead, plain_csr_epoch
 # that takes an array: numba adds a reference-count increment and decrement
 # (atomic operations) around every such call, and at d = 10 those cost more
 # than the arithmetic (200 ns a sample instead of 45).
-@_jit(nogil=True, fastmath=_SUMS)
+@_jit(nogil=True, fastmath=_SUMS, _nrt=False)
 def _sgd_dense(
     flat,
     y,
@@ -134,7 +134,7 @@ def _sgd_dense(
 
 
 # -- single target, mini-batch -------------------------------------------------------
-@_jit(nogil=True, fastmath=_SUMS)
+@_jit(nogil=True, fastmath=_SUMS, _nrt=False)
 def _minibatch_dense(
     flat, y, scale, x_off, y_off, alpha, learn_b, w, order, steps, bsz, zero, grad, prec,
     kind, epsilon, l1,

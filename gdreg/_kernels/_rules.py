@@ -163,7 +163,7 @@ if not numba.config.DISABLE_JIT:
 
 
 # -- one target, per sample, C-ordered X ----------------------------------------------
-@_jit(nogil=True, fastmath=_SUMS)
+@_jit(nogil=True, fastmath=_SUMS, _nrt=False)
 def _rule_sgd_dense(
     flat,
     y,
@@ -268,7 +268,7 @@ def _rule_sgd_dense(
 
 
 # -- one target, mini-batch, C-ordered X ----------------------------------------------
-@_jit(nogil=True, fastmath=_SUMS)
+@_jit(nogil=True, fastmath=_SUMS, _nrt=False)
 def _rule_minibatch_dense(
     flat, y, scale, x_off, y_off, alpha, learn_b, w, inv, a, b, hyper, count0, order, steps,
     bsz, zero, grad, kind, epsilon, l1,
@@ -570,6 +570,8 @@ def _in_memory_kernels() -> dict:
             py = kernel.py_func
             copy = pytypes.FunctionType(py.__code__, namespace, py.__name__, py.__defaults__)
             options = {k: v for k, v in kernel.targetoptions.items() if k != "nopython"}
+            # a user's update piece may allocate: its copies keep numba's runtime
+            options["_nrt"] = True
             namespace[name] = _IN_MEMORY[name] = numba.njit(**options)(copy)
     return _IN_MEMORY
 

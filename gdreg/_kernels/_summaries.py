@@ -87,7 +87,7 @@ def column_range(X):
 _SUMMARY, _LARGEST_NORM = 0, 1
 
 
-@_jit(nogil=True, fastmath=_SUMS)
+@_jit(nogil=True, fastmath=_SUMS, _nrt=False)
 def _row_pass(flat, d, scale, step, low, high, sums, plus, mode):
     # One pass over the rows of a C-ordered X given flat, in one of two modes;
     # both live in one jitted function because each jitted function compiles
