@@ -455,3 +455,20 @@ def test_first_fits_with_the_kernels_on_disk_never_start_the_runtime(tmp_path):
     assert first["runtime"] and not second["runtime"]
     assert second["gaps"] == first["gaps"]
     assert max(second["gaps"].values()) < 1e-2
+
+
+def test_a_numba_without_the_runtime_switch_compiles_the_kernels_with_it(monkeypatch):
+    """``_nrt`` is an underscored numba option: without it the kernels keep the runtime."""
+    monkeypatch.setattr(_compile, "_RUNTIME_SWITCH", False)
+
+    def total(values):
+        out = 0.0
+        for v in values:
+            out += v
+        return out
+
+    kernel = _compile._jit(nogil=True, _nrt=False)(total)
+    assert float(kernel(np.arange(4.0))) == 6.0
+    if isinstance(kernel, numba.core.dispatcher.Dispatcher):
+        assert "_nrt" not in kernel.targetoptions
+        assert getattr(kernel._cache, "_needs_runtime", True)  # no cache dir: no attribute

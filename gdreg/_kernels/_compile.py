@@ -176,8 +176,12 @@ def _jit(**options):
     allocate nothing either: numba then refuses to compile it should it ever
     need the runtime, and :class:`_KernelCache` loads it from disk without
     initialising the runtime, which costs every process about 20 ms (the
-    kernels of the first fits of every optimizer family are marked so).
+    kernels of the first fits of every optimizer family are marked so). A
+    numba without that option compiles them with the runtime, as any other.
     """
+
+    if "_nrt" in options and not _RUNTIME_SWITCH:
+        options = {k: v for k, v in options.items() if k != "_nrt"}  # kernels then use NRT
 
     def decorate(func):
         compiled = numba.njit(**options)(func)
@@ -195,6 +199,18 @@ def _jit(**options):
         return compiled
 
     return decorate
+
+
+def _has_runtime_switch() -> bool:
+    """Whether this numba takes the ``_nrt`` option (an underscored one: it may go away)."""
+    try:
+        from numba.core.cpu import CPUTargetOptions
+    except ImportError:
+        return False
+    return hasattr(CPUTargetOptions, "_nrt")
+
+
+_RUNTIME_SWITCH = _has_runtime_switch()
 
 
 def _no_extensions() -> None:
