@@ -145,7 +145,7 @@ def certificate(objective, yty, dtype=np.float64) -> Certificate:
         top, curvature, null_dimension = _spectrum(h_u, d, dtype)
         null_space = None
         if null_dimension:
-            null_space = _null_space_w(hessian, spread, active, null_dimension)
+            null_space = _null_space_w(h_u, spread, active, null_dimension)
         return Certificate(spread, target_spreads(yty), top, curvature, null_dimension, null_space)
     return _lanczos_certificate(base, yty, dtype)
 

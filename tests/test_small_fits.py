@@ -449,3 +449,23 @@ def test_spectrum_by_bisection_equals_the_one_from_all_eigenvalues(size, kind):
         assert curvature == pytest.approx(positive[0], rel=1e-12, abs=rounding)
     else:
         assert curvature == np.inf
+
+
+@pytest.mark.parametrize("d", [6, 70])  # all eigenvalues, and bisection from 64 features on
+def test_constant_column_next_to_a_null_space(d):
+    """A constant column (left out of the certificate) beside dependent ones (a null space).
+
+    ``PolynomialFeatures`` gives both: its bias column, and on raw data with few rows
+    combinations that repeat. The null space is computed on the active columns only.
+    """
+    rng = np.random.default_rng(d)
+    Z = rng.standard_normal((3_000, d - 2))
+    X = np.column_stack([np.full(3_000, 1.0), Z, Z[:, 0] + 2.0 * Z[:, 1]])
+    y = Z @ rng.standard_normal(d - 2) + 0.1 * rng.standard_normal(3_000)
+    est = GradientDescentRegressor().fit(X, y)
+    ref = LinearRegression().fit(X, y)
+    assert est.converged_
+    assert est.coef_[0] == 0.0
+    np.testing.assert_allclose(est.coef_, ref.coef_, atol=1e-5)  # the minimum-norm solution
+    gap = est.predict(X) - ref.predict(X)
+    assert np.sqrt(np.mean(gap**2)) <= 1e-5 * np.std(y)
